@@ -1,0 +1,82 @@
+#pragma once
+// The interface between the CPU dispatch code (torch tensors, threads) and the ISA
+// kernels (raw-pointer loops compiled once per CPU level). Torch-free.
+
+#include <cstdint>
+
+#include "torchpool/geometry.h"
+
+namespace torchpool {
+namespace cpu {
+
+// Storage types of the reduced-precision dtypes, bit-compatible with c10::Half and
+// c10::BFloat16; the kernels compute in float.
+struct half {
+  uint16_t x;
+};
+struct bf16 {
+  uint16_t x;
+};
+
+enum class DType : int { f32 = 0, f64 = 1, f16 = 2, bf16 = 3 };
+// Contiguous is (N, C, D, H, W); channels-last is (N, D, H, W, C).
+enum class Layout : int { contiguous = 0, channels_last = 1 };
+
+// Everything a kernel sees. Which pointers are set depends on the kernel.
+struct KernelArgs {
+  Geometry g;
+  DType dtype = DType::f32;
+  Layout layout = Layout::contiguous;
+  const void* input = nullptr;    // forward input, or the input a backward re-reads
+  void* output = nullptr;         // forward output
+  int64_t* indices = nullptr;     // forward indices out (int64, flat in the plane)
+  const void* grad_output = nullptr;
+  void* grad_input = nullptr;
+  const int64_t* grad_indices = nullptr;  // indices a backward routes by
+  const void* params = nullptr;   // the family's own parameters
+  int64_t bands = 1;              // backward (contiguous): row bands per plane
+  int64_t cblock = 0;             // backward (channels-last): channels per work item
+  int64_t* bad_index = nullptr;   // routing: {1, index} when an index is outside its plane
+  void* scratch = nullptr;        // per call of a backward kernel: scratch_bytes()
+};
+
+// A kernel runs work items [begin, end) of its work space (see work_items()).
+using KernelFn = void (*)(const KernelArgs&, int64_t begin, int64_t end);
+
+// One kernel for each layout and dtype.
+struct KernelSet {
+  KernelFn fn[2][4];
+  KernelFn get(Layout l, DType t) const { return fn[int(l)][int(t)]; }
+};
+
+// The work items of the shared traversals.
+//  forward, contiguous:    output rows   (planes * out_d * out_h)
+//  forward, channels-last: output pixels (batch * out_plane), all channels each
+//  backward, contiguous:   planes * bands; a band is a range of input rows
+//  backward, channels-last: batch * ceil(channels / cblock)
+TP_INLINE int64_t forward_items(const KernelArgs& a) {
+  const Geometry& g = a.g;
+  return a.layout == Layout::contiguous ? g.planes() * g.dim[0].out * g.dim[1].out
+                                        : g.batch * g.out_plane();
+}
+TP_INLINE int64_t backward_items(const KernelArgs& a) {
+  const Geometry& g = a.g;
+  return a.layout == Layout::contiguous
+             ? g.planes() * a.bands
+             : g.batch * ((g.channels + a.cblock - 1) / a.cblock);
+}
+
+// A backward kernel of a reduced dtype accumulates each work item in float scratch
+// of this size, given to each call by the dispatcher.
+TP_INLINE int64_t scratch_bytes(const KernelArgs& a) {
+  if (a.dtype != DType::f16 && a.dtype != DType::bf16) return 0;
+  const Geometry& g = a.g;
+  if (a.layout == Layout::contiguous) {
+    const int64_t rows = g.dim[0].in * g.dim[1].in;
+    return int64_t(sizeof(float)) * ((rows + a.bands - 1) / a.bands) * g.dim[2].in;
+  }
+  return int64_t(sizeof(float)) * g.in_plane() * a.cblock;
+}
+
+}  // namespace cpu
+}  // namespace torchpool

@@ -1,0 +1,40 @@
+#pragma once
+// Builds a family's KernelSets (one kernel per layout and dtype) from a reducer and
+// the shared traversals. Used by the ISA sources in ops/cpu/isa/.
+
+#include "torchpool/cpu/traversal/channels_last.h"
+#include "torchpool/cpu/traversal/contiguous.h"
+#include "torchpool/cpu/traversal/route.h"
+
+namespace torchpool {
+namespace cpu {
+namespace TORCHPOOL_CPU_CAPABILITY {
+
+template <template <class> class R>
+constexpr KernelSet forward_kernels() {
+  return KernelSet{{{&forward_contiguous<R, float>, &forward_contiguous<R, double>,
+                     &forward_contiguous<R, half>, &forward_contiguous<R, bf16>},
+                    {&forward_channels_last<R, float>, &forward_channels_last<R, double>,
+                     &forward_channels_last<R, half>, &forward_channels_last<R, bf16>}}};
+}
+
+template <template <class> class R>
+constexpr KernelSet backward_kernels() {
+  return KernelSet{{{&backward_contiguous<R, float>, &backward_contiguous<R, double>,
+                     &backward_contiguous<R, half>, &backward_contiguous<R, bf16>},
+                    {&backward_channels_last<R, float>, &backward_channels_last<R, double>,
+                     &backward_channels_last<R, half>, &backward_channels_last<R, bf16>}}};
+}
+
+// The routing core handles both layouts itself.
+template <bool Add>
+constexpr KernelSet route_kernels() {
+  return KernelSet{{{&route_scatter<float, Add>, &route_scatter<double, Add>,
+                     &route_scatter<half, Add>, &route_scatter<bf16, Add>},
+                    {&route_scatter<float, Add>, &route_scatter<double, Add>,
+                     &route_scatter<half, Add>, &route_scatter<bf16, Add>}}};
+}
+
+}  // namespace TORCHPOOL_CPU_CAPABILITY
+}  // namespace cpu
+}  // namespace torchpool

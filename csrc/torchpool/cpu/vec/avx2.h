@@ -1,0 +1,175 @@
+#pragma once
+// AVX2 + FMA + F16C packs: 8 float lanes (int32 index lanes) and 4 double lanes
+// (int64 index lanes). Same API as Pack1 in scalar.h.
+
+#include <immintrin.h>
+
+#include "torchpool/cpu/vec/scalar.h"
+
+namespace torchpool {
+namespace cpu {
+namespace TORCHPOOL_CPU_CAPABILITY {
+
+struct PackF {
+  using T = float;
+  using F = __m256;
+  using I = __m256i;  // int32 lanes
+  using M = __m256;   // all-ones / all-zeros lanes
+  static constexpr int N = 8;
+  static constexpr bool wide_index = false;
+
+  static TP_INLINE F set1(float v) { return _mm256_set1_ps(v); }
+
+  static TP_INLINE F load(const float* p) { return _mm256_loadu_ps(p); }
+  static TP_INLINE F load(const bf16* p) {
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+  static TP_INLINE F load(const half* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  // Elements 0, 2, ..., 14 (reads 16).
+  static TP_INLINE F load2(const float* p) {
+    __m256 t = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+  }
+  static TP_INLINE F load2(const bf16* p) {
+    // The even bf16 of each 32-bit word is its low half: shifted up it is the float.
+    __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+  static TP_INLINE F load2(const half* p) {
+    __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    w = _mm256_and_si256(w, _mm256_set1_epi32(0xFFFF));
+    w = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0xD8);
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(w));
+  }
+  template <class S>
+  static TP_INLINE F loadn(const S* p, int64_t stride) {
+    alignas(32) float t[N];
+    for (int l = 0; l < N; ++l) t[l] = widen(p[l * stride]);
+    return _mm256_load_ps(t);
+  }
+
+  static TP_INLINE void store(float* p, F v) { _mm256_storeu_ps(p, v); }
+  static TP_INLINE void store(bf16* p, F v) {
+    __m256i u = _mm256_castps_si256(v);
+    __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7FFF),
+                                    _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, bias), 16);
+    __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    r = _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC0)), nan));
+    r = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xD8);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(r));
+  }
+  static TP_INLINE void store(half* p, F v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+
+  static TP_INLINE F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static TP_INLINE F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static TP_INLINE F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static TP_INLINE F div(F a, F b) { return _mm256_div_ps(a, b); }
+  static TP_INLINE F max(F a, F b) { return _mm256_max_ps(a, b); }
+  static TP_INLINE M gt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static TP_INLINE M lt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static TP_INLINE M eq(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+  static TP_INLINE M isnan(F a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  static TP_INLINE M mor(M a, M b) { return _mm256_or_ps(a, b); }
+  static TP_INLINE M mand(M a, M b) { return _mm256_and_ps(a, b); }
+  static TP_INLINE M mnot(M a) { return _mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(-1))); }
+  static TP_INLINE bool any(M a) { return _mm256_movemask_ps(a) != 0; }
+  static TP_INLINE F select(M m, F a, F b) { return _mm256_blendv_ps(b, a, m); }
+
+  static TP_INLINE I lanes(int64_t step) {
+    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                              _mm256_set1_epi32(int32_t(step)));
+  }
+  static TP_INLINE I iadd(I v, int64_t c) { return _mm256_add_epi32(v, _mm256_set1_epi32(int32_t(c))); }
+  static TP_INLINE I iset1(int64_t c) { return _mm256_set1_epi32(int32_t(c)); }
+  static TP_INLINE I iselect(M m, I a, I b) {
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
+  }
+  static TP_INLINE void store_idx(int64_t* p, I v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 4),
+                        _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+  }
+
+  static TP_INLINE void acc_add(float* p, F v) { _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), v)); }
+  // p[2l] += v[l] (touches p[0..15]; odd elements are rewritten unchanged).
+  static TP_INLINE void acc_add2(float* p, F v) {
+    __m256 lo = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+    __m256 hi = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    _mm256_storeu_ps(p, _mm256_blend_ps(a, _mm256_add_ps(a, lo), 0x55));
+    _mm256_storeu_ps(p + 8, _mm256_blend_ps(b, _mm256_add_ps(b, hi), 0x55));
+  }
+  static TP_INLINE void acc_addn(float* p, int64_t stride, F v) {
+    alignas(32) float t[N];
+    _mm256_store_ps(t, v);
+    for (int l = 0; l < N; ++l) p[l * stride] += t[l];
+  }
+};
+
+struct PackD {
+  using T = double;
+  using F = __m256d;
+  using I = __m256i;  // int64 lanes
+  using M = __m256d;
+  static constexpr int N = 4;
+  static constexpr bool wide_index = true;
+
+  static TP_INLINE F set1(double v) { return _mm256_set1_pd(v); }
+  static TP_INLINE F load(const double* p) { return _mm256_loadu_pd(p); }
+  static TP_INLINE F load2(const double* p) {
+    __m256d t = _mm256_unpacklo_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4));
+    return _mm256_permute4x64_pd(t, 0xD8);
+  }
+  static TP_INLINE F loadn(const double* p, int64_t stride) {
+    return _mm256_setr_pd(p[0], p[stride], p[2 * stride], p[3 * stride]);
+  }
+  static TP_INLINE void store(double* p, F v) { _mm256_storeu_pd(p, v); }
+
+  static TP_INLINE F add(F a, F b) { return _mm256_add_pd(a, b); }
+  static TP_INLINE F sub(F a, F b) { return _mm256_sub_pd(a, b); }
+  static TP_INLINE F mul(F a, F b) { return _mm256_mul_pd(a, b); }
+  static TP_INLINE F div(F a, F b) { return _mm256_div_pd(a, b); }
+  static TP_INLINE F max(F a, F b) { return _mm256_max_pd(a, b); }
+  static TP_INLINE M gt(F a, F b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+  static TP_INLINE M lt(F a, F b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+  static TP_INLINE M eq(F a, F b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+  static TP_INLINE M isnan(F a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
+  static TP_INLINE M mor(M a, M b) { return _mm256_or_pd(a, b); }
+  static TP_INLINE M mand(M a, M b) { return _mm256_and_pd(a, b); }
+  static TP_INLINE M mnot(M a) { return _mm256_xor_pd(a, _mm256_castsi256_pd(_mm256_set1_epi32(-1))); }
+  static TP_INLINE bool any(M a) { return _mm256_movemask_pd(a) != 0; }
+  static TP_INLINE F select(M m, F a, F b) { return _mm256_blendv_pd(b, a, m); }
+
+  static TP_INLINE I lanes(int64_t step) { return _mm256_setr_epi64x(0, step, 2 * step, 3 * step); }
+  static TP_INLINE I iadd(I v, int64_t c) { return _mm256_add_epi64(v, _mm256_set1_epi64x(c)); }
+  static TP_INLINE I iset1(int64_t c) { return _mm256_set1_epi64x(c); }
+  static TP_INLINE I iselect(M m, I a, I b) {
+    return _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(b), _mm256_castsi256_pd(a), m));
+  }
+  static TP_INLINE void store_idx(int64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+
+  static TP_INLINE void acc_add(double* p, F v) { _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), v)); }
+  static TP_INLINE void acc_add2(double* p, F v) {
+    __m256d lo = _mm256_permute4x64_pd(v, 0x50), hi = _mm256_permute4x64_pd(v, 0xFA);
+    __m256d a = _mm256_loadu_pd(p), b = _mm256_loadu_pd(p + 4);
+    _mm256_storeu_pd(p, _mm256_blend_pd(a, _mm256_add_pd(a, lo), 0x5));
+    _mm256_storeu_pd(p + 4, _mm256_blend_pd(b, _mm256_add_pd(b, hi), 0x5));
+  }
+  static TP_INLINE void acc_addn(double* p, int64_t stride, F v) {
+    alignas(32) double t[N];
+    _mm256_store_pd(t, v);
+    for (int l = 0; l < N; ++l) p[l * stride] += t[l];
+  }
+};
+
+}  // namespace TORCHPOOL_CPU_CAPABILITY
+}  // namespace cpu
+}  // namespace torchpool

@@ -1,0 +1,168 @@
+#pragma once
+// AVX-512 F/BW/VL/DQ packs: 16 float lanes (int32 index lanes) and 8 double lanes
+// (int64 index lanes), with mask registers. Same API as Pack1 in scalar.h.
+
+#include <immintrin.h>
+
+#include "torchpool/cpu/vec/scalar.h"
+
+namespace torchpool {
+namespace cpu {
+namespace TORCHPOOL_CPU_CAPABILITY {
+
+struct PackF {
+  using T = float;
+  using F = __m512;
+  using I = __m512i;  // int32 lanes
+  using M = __mmask16;
+  static constexpr int N = 16;
+  static constexpr bool wide_index = false;
+
+  static TP_INLINE F set1(float v) { return _mm512_set1_ps(v); }
+
+  static TP_INLINE F load(const float* p) { return _mm512_loadu_ps(p); }
+  static TP_INLINE F load(const bf16* p) {
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  }
+  static TP_INLINE F load(const half* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  // Elements 0, 2, ..., 30 (reads 32).
+  static TP_INLINE F load2(const float* p) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
+  }
+  static TP_INLINE F load2(const bf16* p) {
+    // The even bf16 of each 32-bit word is its low half: shifted up it is the float.
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_loadu_si512(p), 16));
+  }
+  static TP_INLINE F load2(const half* p) {
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_loadu_si512(p)));
+  }
+  template <class S>
+  static TP_INLINE F loadn(const S* p, int64_t stride) {
+    alignas(64) float t[N];
+    for (int l = 0; l < N; ++l) t[l] = widen(p[l * stride]);
+    return _mm512_load_ps(t);
+  }
+
+  static TP_INLINE void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static TP_INLINE void store(bf16* p, F v) {
+    __m512i u = _mm512_castps_si512(v);
+    __m512i bias = _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
+                                    _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, bias), 16);
+    r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+  }
+  static TP_INLINE void store(half* p, F v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                        _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+
+  static TP_INLINE F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static TP_INLINE F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static TP_INLINE F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static TP_INLINE F div(F a, F b) { return _mm512_div_ps(a, b); }
+  static TP_INLINE F max(F a, F b) { return _mm512_max_ps(a, b); }
+  static TP_INLINE M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static TP_INLINE M lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static TP_INLINE M eq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static TP_INLINE M isnan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  static TP_INLINE M mor(M a, M b) { return M(a | b); }
+  static TP_INLINE M mand(M a, M b) { return M(a & b); }
+  static TP_INLINE M mnot(M a) { return M(~a); }
+  static TP_INLINE bool any(M a) { return a != 0; }
+  static TP_INLINE F select(M m, F a, F b) { return _mm512_mask_blend_ps(m, b, a); }
+
+  static TP_INLINE I lanes(int64_t step) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32(int32_t(step)));
+  }
+  static TP_INLINE I iadd(I v, int64_t c) { return _mm512_add_epi32(v, _mm512_set1_epi32(int32_t(c))); }
+  static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi32(int32_t(c)); }
+  static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi32(m, b, a); }
+  static TP_INLINE void store_idx(int64_t* p, I v) {
+    _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
+    _mm512_storeu_si512(p + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+  }
+
+  static TP_INLINE void acc_add(float* p, F v) { _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), v)); }
+  // p[2l] += v[l] (touches p[0..31]; odd elements are rewritten unchanged).
+  static TP_INLINE void acc_add2(float* p, F v) {
+    const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+    __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+    _mm512_storeu_ps(p, _mm512_mask_add_ps(a, 0x5555, a, _mm512_permutexvar_ps(lo, v)));
+    _mm512_storeu_ps(p + 16, _mm512_mask_add_ps(b, 0x5555, b, _mm512_permutexvar_ps(hi, v)));
+  }
+  static TP_INLINE void acc_addn(float* p, int64_t stride, F v) {
+    alignas(64) float t[N];
+    _mm512_store_ps(t, v);
+    for (int l = 0; l < N; ++l) p[l * stride] += t[l];
+  }
+};
+
+struct PackD {
+  using T = double;
+  using F = __m512d;
+  using I = __m512i;  // int64 lanes
+  using M = __mmask8;
+  static constexpr int N = 8;
+  static constexpr bool wide_index = true;
+
+  static TP_INLINE F set1(double v) { return _mm512_set1_pd(v); }
+  static TP_INLINE F load(const double* p) { return _mm512_loadu_pd(p); }
+  static TP_INLINE F load2(const double* p) {
+    const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(p), even, _mm512_loadu_pd(p + 8));
+  }
+  static TP_INLINE F loadn(const double* p, int64_t stride) {
+    alignas(64) double t[N];
+    for (int l = 0; l < N; ++l) t[l] = p[l * stride];
+    return _mm512_load_pd(t);
+  }
+  static TP_INLINE void store(double* p, F v) { _mm512_storeu_pd(p, v); }
+
+  static TP_INLINE F add(F a, F b) { return _mm512_add_pd(a, b); }
+  static TP_INLINE F sub(F a, F b) { return _mm512_sub_pd(a, b); }
+  static TP_INLINE F mul(F a, F b) { return _mm512_mul_pd(a, b); }
+  static TP_INLINE F div(F a, F b) { return _mm512_div_pd(a, b); }
+  static TP_INLINE F max(F a, F b) { return _mm512_max_pd(a, b); }
+  static TP_INLINE M gt(F a, F b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+  static TP_INLINE M lt(F a, F b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+  static TP_INLINE M eq(F a, F b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+  static TP_INLINE M isnan(F a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
+  static TP_INLINE M mor(M a, M b) { return M(a | b); }
+  static TP_INLINE M mand(M a, M b) { return M(a & b); }
+  static TP_INLINE M mnot(M a) { return M(~a); }
+  static TP_INLINE bool any(M a) { return a != 0; }
+  static TP_INLINE F select(M m, F a, F b) { return _mm512_mask_blend_pd(m, b, a); }
+
+  static TP_INLINE I lanes(int64_t step) {
+    return _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(step));
+  }
+  static TP_INLINE I iadd(I v, int64_t c) { return _mm512_add_epi64(v, _mm512_set1_epi64(c)); }
+  static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi64(c); }
+  static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi64(m, b, a); }
+  static TP_INLINE void store_idx(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
+
+  static TP_INLINE void acc_add(double* p, F v) { _mm512_storeu_pd(p, _mm512_add_pd(_mm512_loadu_pd(p), v)); }
+  static TP_INLINE void acc_add2(double* p, F v) {
+    const __m512i lo = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m512i hi = _mm512_setr_epi64(4, 4, 5, 5, 6, 6, 7, 7);
+    __m512d a = _mm512_loadu_pd(p), b = _mm512_loadu_pd(p + 8);
+    _mm512_storeu_pd(p, _mm512_mask_add_pd(a, 0x55, a, _mm512_permutexvar_pd(lo, v)));
+    _mm512_storeu_pd(p + 8, _mm512_mask_add_pd(b, 0x55, b, _mm512_permutexvar_pd(hi, v)));
+  }
+  static TP_INLINE void acc_addn(double* p, int64_t stride, F v) {
+    alignas(64) double t[N];
+    _mm512_store_pd(t, v);
+    for (int l = 0; l < N; ++l) p[l * stride] += t[l];
+  }
+};
+
+}  // namespace TORCHPOOL_CPU_CAPABILITY
+}  // namespace cpu
+}  // namespace torchpool

@@ -1,0 +1,145 @@
+#pragma once
+// One-lane packs: the whole scalar CPU level, and the edge and tail path of the
+// wide levels. Every pack (this one, avx2.h, avx512.h) has the same static API, so a
+// reducer or traversal written once runs at every width:
+//
+//   T F I M N        compute type, value lanes, index lanes, lane mask, lane count
+//   wide_index       true if index lanes are int64 (else int32: planes < 2^31)
+//   set1 load load2 loadn store   loads convert any storage type to T; load2 takes
+//                    every 2nd element (reads 2N), loadn any stride
+//   add sub mul div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
+//   lanes iadd iset1 iselect store_idx                             index lanes
+//   acc_add acc_add2 acc_addn        add lanes into T accumulators at stride 1, 2, n
+//
+// Everything lives in the namespace of the level being compiled, so no inline
+// function built with wide-ISA flags is ever shared with another level.
+
+#ifndef TORCHPOOL_CPU_CAPABILITY
+#error "vec headers are only for the ISA sources (ops/cpu/isa/), built once per CPU level"
+#endif
+
+#include <cstdint>
+#include <cstring>
+
+#include "torchpool/cpu/kernel.h"
+
+namespace torchpool {
+namespace cpu {
+namespace TORCHPOOL_CPU_CAPABILITY {
+
+TP_INLINE float bits_to_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+TP_INLINE uint32_t float_to_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// bfloat16 <-> float, as c10::BFloat16: round to nearest even, NaN -> 0x7FC0.
+TP_INLINE float to_float(bf16 v) { return bits_to_float(uint32_t(v.x) << 16); }
+TP_INLINE bf16 to_bf16(float f) {
+  if (f != f) return bf16{0x7FC0};
+  uint32_t u = float_to_bits(f);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return bf16{uint16_t(u >> 16)};
+}
+
+// IEEE half <-> float in software (the scalar level has no F16C); the same results
+// as the F16C instructions the wide levels use, NaN payloads included.
+TP_INLINE float to_float(half v) {
+  const uint32_t h = v.x, sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu,
+                 mant = h & 0x3FFu;
+  if (exp == 0) {  // zero or subnormal: mant * 2^-24, exact in float
+    float f = float(mant) * bits_to_float(0x33800000u);
+    return sign ? -f : f;
+  }
+  if (exp == 31) return bits_to_float(sign | 0x7F800000u | (mant << 13));
+  return bits_to_float(sign | ((exp + 112) << 23) | (mant << 13));
+}
+TP_INLINE half to_half(float f) {
+  uint32_t u = float_to_bits(f);
+  const uint16_t sign = uint16_t((u >> 16) & 0x8000u);
+  u &= 0x7FFFFFFFu;
+  if (u > 0x7F800000u) return half{uint16_t(sign | 0x7E00u | ((u >> 13) & 0x3FFu))};  // NaN
+  if (u >= 0x47800000u) return half{uint16_t(sign | 0x7C00u)};  // >= 2^16: inf
+  if (u < 0x38800000u) {
+    // Below 2^-14 the result is subnormal: adding 0.5 places the half's mantissa in
+    // the float's low bits, rounded to nearest even by the float adder itself.
+    uint32_t r = float_to_bits(bits_to_float(u) + 0.5f) - 0x3F000000u;
+    return half{uint16_t(sign | r)};
+  }
+  // Normal: rebias the exponent (127 -> 15) and round the 13 dropped bits to even;
+  // a mantissa carry moves into the exponent, up to inf.
+  u += 0xC8000FFFu + ((u >> 13) & 1u);
+  return half{uint16_t(sign | (u >> 13))};
+}
+
+// Storage -> compute type, and back.
+TP_INLINE float widen(float v) { return v; }
+TP_INLINE double widen(double v) { return v; }
+TP_INLINE float widen(half v) { return to_float(v); }
+TP_INLINE float widen(bf16 v) { return to_float(v); }
+TP_INLINE void narrow(float* p, float v) { *p = v; }
+TP_INLINE void narrow(double* p, double v) { *p = v; }
+TP_INLINE void narrow(half* p, float v) { *p = to_half(v); }
+TP_INLINE void narrow(bf16* p, float v) { *p = to_bf16(v); }
+
+template <class Tc>
+struct Pack1 {
+  using T = Tc;
+  using F = T;
+  using I = int64_t;
+  using M = bool;
+  static constexpr int N = 1;
+  static constexpr bool wide_index = true;
+
+  static TP_INLINE F set1(T v) { return v; }
+  template <class S>
+  static TP_INLINE F load(const S* p) {
+    return widen(*p);
+  }
+  template <class S>
+  static TP_INLINE F load2(const S* p) {
+    return widen(*p);
+  }
+  template <class S>
+  static TP_INLINE F loadn(const S* p, int64_t) {
+    return widen(*p);
+  }
+  template <class S>
+  static TP_INLINE void store(S* p, F v) {
+    narrow(p, v);
+  }
+
+  static TP_INLINE F add(F a, F b) { return a + b; }
+  static TP_INLINE F sub(F a, F b) { return a - b; }
+  static TP_INLINE F mul(F a, F b) { return a * b; }
+  static TP_INLINE F div(F a, F b) { return a / b; }
+  static TP_INLINE F max(F a, F b) { return a > b ? a : b; }
+  static TP_INLINE M gt(F a, F b) { return a > b; }
+  static TP_INLINE M lt(F a, F b) { return a < b; }
+  static TP_INLINE M eq(F a, F b) { return a == b; }
+  static TP_INLINE M isnan(F a) { return a != a; }
+  static TP_INLINE M mor(M a, M b) { return a || b; }
+  static TP_INLINE M mand(M a, M b) { return a && b; }
+  static TP_INLINE M mnot(M a) { return !a; }
+  static TP_INLINE bool any(M a) { return a; }
+  static TP_INLINE F select(M m, F a, F b) { return m ? a : b; }
+
+  static TP_INLINE I lanes(int64_t) { return 0; }
+  static TP_INLINE I iadd(I v, int64_t c) { return v + c; }
+  static TP_INLINE I iset1(int64_t c) { return c; }
+  static TP_INLINE I iselect(M m, I a, I b) { return m ? a : b; }
+  static TP_INLINE void store_idx(int64_t* p, I v) { *p = v; }
+
+  static TP_INLINE void acc_add(T* p, F v) { *p += v; }
+  static TP_INLINE void acc_add2(T* p, F v) { *p += v; }
+  static TP_INLINE void acc_addn(T* p, int64_t, F v) { *p += v; }
+};
+
+}  // namespace TORCHPOOL_CPU_CAPABILITY
+}  // namespace cpu
+}  // namespace torchpool

@@ -1,0 +1,39 @@
+#pragma once
+// The packs of the CPU level being compiled (TORCHPOOL_CPU_LEVEL: 0 scalar, 1 avx2,
+// 2 avx512), and which packs serve each storage type.
+
+#include "torchpool/cpu/vec/scalar.h"
+
+#if TORCHPOOL_CPU_LEVEL == 2
+#include "torchpool/cpu/vec/avx512.h"
+#elif TORCHPOOL_CPU_LEVEL == 1
+#include "torchpool/cpu/vec/avx2.h"
+#endif
+
+namespace torchpool {
+namespace cpu {
+namespace TORCHPOOL_CPU_CAPABILITY {
+
+#if TORCHPOOL_CPU_LEVEL == 0
+using PackF = Pack1<float>;
+using PackD = Pack1<double>;
+#endif
+
+// float, half and bfloat16 compute in float; double in double. Wide serves the
+// vectorized interior, One the edges and tails.
+template <class S>
+struct PacksFor {
+  using T = float;
+  using Wide = PackF;
+  using One = Pack1<float>;
+};
+template <>
+struct PacksFor<double> {
+  using T = double;
+  using Wide = PackD;
+  using One = Pack1<double>;
+};
+
+}  // namespace TORCHPOOL_CPU_CAPABILITY
+}  // namespace cpu
+}  // namespace torchpool

@@ -1,0 +1,107 @@
+#include "torchpool/geometry.h"
+
+#include <c10/util/Exception.h>
+
+#include <sstream>
+#include <string>
+
+namespace torchpool {
+namespace {
+
+std::string join(const int64_t* v, size_t n, const char* sep = ", ") {
+  std::ostringstream os;
+  for (size_t i = 0; i < n; ++i) os << (i ? sep : "") << v[i];
+  return os.str();
+}
+
+std::string tuple(const int64_t* v, int n) {
+  return n == 1 ? join(v, 1) : "(" + join(v, n) + ")";
+}
+
+const char* count_word(int nd) {
+  return nd == 1 ? "one int" : nd == 2 ? "a tuple of two ints" : "a tuple of three ints";
+}
+
+}  // namespace
+
+void expand_arg(const char* op, const char* name, Ints v, int nd, int64_t* out,
+                bool allow_empty) {
+  TORCH_CHECK(v.size == 1 || v.size == size_t(nd) || (allow_empty && v.size == 0), op,
+              ": ", name, " must be ", allow_empty ? "omitted, " : "", "a single int or ",
+              count_word(nd), ", but got ", v.size, " values");
+  for (int i = 0; i < nd; ++i) out[i] = v.size == 0 ? 0 : v.data[v.size == 1 ? 0 : i];
+}
+
+Geometry pool_geometry(const PoolArgs& a, Ints sizes) {
+  const int nd = a.nd;
+  const char* op = a.op;
+  int64_t k[3], s[3], p[3], d[3] = {1, 1, 1};
+  expand_arg(op, "kernel_size", a.kernel_size, nd, k);
+  expand_arg(op, "stride", a.stride, nd, s, /*allow_empty=*/true);
+  if (a.stride.size == 0)
+    for (int i = 0; i < nd; ++i) s[i] = k[i];
+  expand_arg(op, "padding", a.padding, nd, p);
+  if (a.has_dilation) expand_arg(op, "dilation", a.dilation, nd, d);
+
+  // Input: (C, *spatial) or (N, C, *spatial); only N may be zero.
+  const int64_t ndim = int64_t(sizes.size);
+  bool ok = ndim == nd + 1 || ndim == nd + 2;
+  for (int64_t i = (ndim == nd + 2 ? 1 : 0); ok && i < ndim; ++i) ok = sizes.data[i] > 0;
+  TORCH_CHECK(ok, op, ": input must be ", nd + 1, "-d (unbatched) or ", nd + 2,
+              "-d (batched) with non-zero sizes except the batch, but got input of size [",
+              join(sizes.data, sizes.size), "]");
+
+  for (int i = 0; i < nd; ++i) {
+    TORCH_CHECK(k[i] > 0, op, ": kernel_size must be greater than zero, but got ", tuple(k, nd));
+    TORCH_CHECK(s[i] > 0, op, ": stride must be greater than zero, but got ", tuple(s, nd));
+    TORCH_CHECK(d[i] > 0, op, ": dilation must be greater than zero, but got ", tuple(d, nd));
+    TORCH_CHECK(p[i] >= 0, op, ": padding must be non-negative, but got ", tuple(p, nd));
+  }
+  // Bounds far beyond any real input keep every index computation inside int64.
+  constexpr int64_t kMaxArg = int64_t(1) << 40;
+  for (int i = 0; i < nd; ++i)
+    TORCH_CHECK(k[i] <= kMaxArg && s[i] <= kMaxArg && d[i] <= kMaxArg, op,
+                ": kernel_size, stride and dilation must be at most 2^40, but got kernel_size ",
+                tuple(k, nd), ", stride ", tuple(s, nd), ", dilation ", tuple(d, nd));
+  // torch's condition is on the kernel size itself, not the dilated one.
+  for (int i = 0; i < nd; ++i)
+    TORCH_CHECK(p[i] <= k[i] / 2, op, ": padding (", p[i],
+                ") must be at most half of kernel_size (", k[i], ")");
+
+  Geometry g;
+  g.spatial = nd;
+  g.batch = ndim == nd + 2 ? sizes.data[0] : 1;
+  g.channels = sizes.data[ndim - nd - 1];
+  const int64_t* in = sizes.data + (ndim - nd);
+  bool too_small = false;
+  int64_t out[3];
+  for (int i = 0; i < nd; ++i) {
+    // Computed in 128 bits so that huge kernel sizes, strides or dilations give
+    // "too small" instead of overflowing (same formula as pool_out_size).
+    using i128 = __int128;
+    i128 num = i128(in[i]) + 2 * i128(p[i]) - i128(d[i]) * (k[i] - 1) - 1 +
+               (a.ceil_mode ? i128(s[i]) - 1 : 0);
+    i128 o = (num >= 0 ? num / s[i] : -((-num + s[i] - 1) / s[i])) + 1;
+    if (a.ceil_mode && (o - 1) * s[i] >= i128(in[i]) + p[i]) --o;
+    out[i] = o < 1 ? 0 : int64_t(o);
+    too_small = too_small || out[i] < 1;
+  }
+  TORCH_CHECK(!too_small, op, ": output size is too small: input size (",
+              join(in, nd, "x"), "), kernel_size ", tuple(k, nd), ", stride ", tuple(s, nd),
+              ", padding ", tuple(p, nd), a.has_dilation ? ", dilation " : "",
+              a.has_dilation ? tuple(d, nd) : "", " give an output size of (", join(out, nd, "x"),
+              ")");
+
+  for (int i = 0; i < nd; ++i) {
+    Dim& dm = g.dim[3 - nd + i];
+    dm.in = in[i];
+    dm.out = out[i];
+    dm.k = k[i];
+    dm.s = s[i];
+    dm.p = p[i];
+    dm.d = d[i];
+  }
+  return g;
+}
+
+}  // namespace torchpool

@@ -1,0 +1,107 @@
+#pragma once
+// Window geometry shared by every op, device and CPU level (design §2, torch's Pool.h).
+// Torch-free: the ISA kernels, the CUDA kernels and the Catch2 tests include it.
+//
+// Every op is treated as 3-d: a 1-d or 2-d op gets leading trivial dimensions
+// (in = out = k = s = d = 1, p = 0), so there is one N-d code path for 1d/2d/3d.
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define TP_INLINE __host__ __device__ __forceinline__
+#else
+// always_inline: these helpers are compiled into every CPU level; an out-of-line
+// copy built with AVX-512 flags must never be shared with the scalar build.
+#define TP_INLINE __attribute__((always_inline)) inline
+#endif
+
+namespace torchpool {
+
+TP_INLINE int64_t div_floor(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+// torch's pooling_output_shape: floor or ceil division, and in ceil mode the last
+// window must start inside the input or the left padding.
+TP_INLINE int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d,
+                                bool ceil_mode) {
+  int64_t out = div_floor(in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+// The valid taps of one window along one dimension: input positions
+// first + i*step for i < count.
+struct Taps {
+  int64_t first, count, step;
+};
+
+// One spatial dimension of a pooling window.
+struct Dim {
+  int64_t in = 1, out = 1, k = 1, s = 1, p = 0, d = 1;
+
+  TP_INLINE int64_t start(int64_t o) const { return o * s - p; }
+  // Taps j of output o lie at start(o) + j*d; the valid ones (inside the input)
+  // are [tap_begin(o), tap_end(o)), never empty for a checked geometry.
+  TP_INLINE int64_t tap_begin(int64_t o) const {
+    int64_t st = start(o);
+    return st >= 0 ? 0 : (-st + d - 1) / d;
+  }
+  TP_INLINE int64_t tap_end(int64_t o) const {
+    int64_t st = start(o);
+    if (st >= in) return 0;
+    int64_t e = (in - 1 - st) / d + 1;
+    return e < k ? e : k;
+  }
+  TP_INLINE Taps taps(int64_t o) const {
+    int64_t b = tap_begin(o);
+    return Taps{start(o) + b * d, tap_end(o) - b, d};
+  }
+  // Average pooling's padded count: the window clipped to [-p, in + p), so the
+  // ceil-mode overhang is never counted (d == 1 for average pooling).
+  TP_INLINE int64_t padded_count(int64_t o) const {
+    int64_t st = start(o), end = st + k;
+    if (end > in + p) end = in + p;
+    return end - st;
+  }
+};
+
+struct Geometry {
+  int64_t batch = 1;     // N (1 for an unbatched input)
+  int64_t channels = 1;  // C
+  int spatial = 3;       // the op's own number of spatial dims (1, 2 or 3)
+  Dim dim[3];            // depth, height, width
+
+  TP_INLINE int64_t planes() const { return batch * channels; }
+  TP_INLINE int64_t in_plane() const { return dim[0].in * dim[1].in * dim[2].in; }
+  TP_INLINE int64_t out_plane() const { return dim[0].out * dim[1].out * dim[2].out; }
+};
+
+// A borrowed list of ints (an IntArrayRef without torch).
+struct Ints {
+  const int64_t* data = nullptr;
+  size_t size = 0;
+};
+
+// The user's pooling arguments for an op with `nd` spatial dims, as given
+// (each list of length 1 or nd; an empty stride means stride = kernel_size).
+struct PoolArgs {
+  const char* op = "pool";
+  int nd = 2;
+  Ints kernel_size, stride, padding, dilation;
+  bool ceil_mode = false;
+  bool has_dilation = true;  // avg pooling takes no dilation argument
+};
+
+// Checks the input sizes and the arguments with torch's conditions and error
+// cases, naming the argument in every message; returns the geometry.
+// Implemented in geometry.cpp (it throws c10::Error).
+Geometry pool_geometry(const PoolArgs& args, Ints input_sizes);
+
+// Normalizes one list argument (length 1 or nd) to nd values; throws naming it.
+void expand_arg(const char* op, const char* name, Ints v, int nd, int64_t* out,
+                bool allow_empty = false);
+
+}  // namespace torchpool

@@ -1,0 +1,42 @@
+// avg_pool on the Meta dispatch key: output shapes, dtypes and memory formats only.
+#include <torch/library.h>
+
+#include "torchpool/ops/pooling.h"
+
+namespace torchpool {
+namespace meta {
+namespace {
+
+using at::IntArrayRef;
+using at::Tensor;
+using Opt = std::optional<int64_t>;
+
+constexpr const char* kOp[] = {"", "avg_pool1d", "avg_pool2d", "avg_pool3d"};
+
+template <int ND>
+Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
+               bool, Opt) {
+  return PoolCall(self, pool_args(kOp[ND], ND, k, s, p, {}, ceil_mode, false)).empty(true, self.options());
+}
+
+template <int ND>
+Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, IntArrayRef s,
+                IntArrayRef p, bool ceil_mode, bool, Opt) {
+  return PoolCall(self, pool_args(kOp[ND], ND, k, s, p, {}, ceil_mode, false))
+      .empty(false, grad_output.options());
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torchpool, Meta, m) {
+#define TP_IMPL(N)                        \
+  m.impl("avg_pool" #N "d", &forward<N>); \
+  m.impl("avg_pool" #N "d_backward", &backward<N>);
+  TP_IMPL(1)
+  TP_IMPL(2)
+  TP_IMPL(3)
+#undef TP_IMPL
+}
+
+}  // namespace meta
+}  // namespace torchpool

@@ -1,0 +1,95 @@
+#include "torchpool/ops/pooling.h"
+
+#include <ATen/ops/empty_strided.h>
+#include <c10/util/Exception.h>
+
+namespace torchpool {
+
+std::vector<int64_t> int_sizes(const at::Tensor& t) {
+  std::vector<int64_t> v;
+  v.reserve(t.dim());
+  for (const c10::SymInt& s : t.sym_sizes()) v.push_back(s.guard_int(__FILE__, __LINE__));
+  return v;
+}
+
+void check_float(const at::Tensor& t, const char* op, const char* name) {
+  const auto s = t.scalar_type();
+  TORCH_CHECK(s == at::kFloat || s == at::kDouble || s == at::kHalf || s == at::kBFloat16, op, ": ",
+              name, " must be float32, float64, float16 or bfloat16, but got ", s);
+}
+
+Geometry input_geometry(const at::Tensor& input, const PoolArgs& args) {
+  check_float(input, args.op, "input");
+  const std::vector<int64_t> s = int_sizes(input);
+  return pool_geometry(args, Ints{s.data(), s.size()});
+}
+
+Layouts layouts_of(const at::Tensor& input, int nd) {
+  if (nd == 1) return {};
+  const at::Tensor b = is_batched(input, nd) ? input : input.unsqueeze(0);
+  const at::MemoryFormat cl = nd == 2 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::ChannelsLast3d;
+  if (b.suggest_memory_format() == cl) return {cpu::Layout::channels_last, cl};
+  return {};
+}
+
+std::vector<int64_t> pooled_sizes(const Geometry& g, bool out, bool batched) {
+  std::vector<int64_t> v;
+  if (batched) v.push_back(g.batch);
+  v.push_back(g.channels);
+  for (int i = 3 - g.spatial; i < 3; ++i) v.push_back(out ? g.dim[i].out : g.dim[i].in);
+  return v;
+}
+
+at::Tensor empty_pooled(const Geometry& g, bool out, bool batched, const at::TensorOptions& opts,
+                        const Layouts& l) {
+  // Strides of the batched tensor in the layout; an unbatched one drops N.
+  const std::vector<int64_t> sizes = pooled_sizes(g, out, true);
+  const int n = int(sizes.size());
+  std::vector<int64_t> strides(n);
+  if (l.layout == cpu::Layout::channels_last) {
+    int64_t st = 1;
+    strides[1] = st;
+    st *= std::max<int64_t>(sizes[1], 1);
+    for (int i = n - 1; i >= 2; --i) {
+      strides[i] = st;
+      st *= std::max<int64_t>(sizes[i], 1);
+    }
+    strides[0] = st;
+  } else {
+    int64_t st = 1;
+    for (int i = n - 1; i >= 0; --i) {
+      strides[i] = st;
+      st *= std::max<int64_t>(sizes[i], 1);
+    }
+  }
+  if (!batched) {
+    return at::empty_strided(at::IntArrayRef(sizes).slice(1), at::IntArrayRef(strides).slice(1),
+                             opts);
+  }
+  return at::empty_strided(sizes, strides, opts);
+}
+
+at::Tensor kernel_input(const at::Tensor& t, bool batched, const Layouts& l) {
+  return (batched ? t : t.unsqueeze(0)).contiguous(l.format);
+}
+
+void check_sizes(const at::Tensor& t, const std::vector<int64_t>& sizes, const char* op,
+                 const char* name) {
+  TORCH_CHECK(int_sizes(t) == sizes, op, ": ", name, " must have size ", at::IntArrayRef(sizes),
+              ", but got ", t.sym_sizes());
+}
+
+cpu::DType kernel_dtype(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble:
+      return cpu::DType::f64;
+    case at::kHalf:
+      return cpu::DType::f16;
+    case at::kBFloat16:
+      return cpu::DType::bf16;
+    default:
+      return cpu::DType::f32;
+  }
+}
+
+}  // namespace torchpool

@@ -1,0 +1,82 @@
+#pragma once
+// What every pooling op does with tensors, on every device and in the Meta kernels:
+// the geometry of an input, the layout the kernels take, the memory format and sizes
+// of the outputs, unbatched inputs. The families' dispatch files build on it.
+
+#include <ATen/core/Tensor.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <vector>
+
+#include "torchpool/cpu/kernel.h"
+#include "torchpool/geometry.h"
+
+namespace torchpool {
+
+// The sizes of a tensor as ints; symbolic sizes (torch.compile) are guarded to ints.
+std::vector<int64_t> int_sizes(const at::Tensor& t);
+
+inline Ints ints(at::IntArrayRef a) { return Ints{a.data(), a.size()}; }
+
+// Checks that `t` is float32/64, float16 or bfloat16, naming the op and the argument.
+void check_float(const at::Tensor& t, const char* op, const char* name);
+
+// Checks the input's dtype and sizes and the arguments, as torch does; the geometry.
+Geometry input_geometry(const at::Tensor& input, const PoolArgs& args);
+
+// The layout the kernels use and the memory format of every output: channels-last
+// when a 4-d or 5-d (batched) input is, else contiguous. An unbatched input is
+// judged as its batched view.
+struct Layouts {
+  cpu::Layout layout = cpu::Layout::contiguous;
+  at::MemoryFormat format = at::MemoryFormat::Contiguous;
+};
+Layouts layouts_of(const at::Tensor& input, int nd);
+
+inline bool is_batched(const at::Tensor& input, int nd) { return input.dim() == nd + 2; }
+
+// (N, C, *spatial) of the pooled (`out`) or unpooled side of g, without N if unbatched.
+std::vector<int64_t> pooled_sizes(const Geometry& g, bool out, bool batched);
+
+// An empty tensor of pooled_sizes() in the layout's memory format.
+at::Tensor empty_pooled(const Geometry& g, bool out, bool batched, const at::TensorOptions& opts,
+                        const Layouts& l);
+
+// `t` (sized like either side of g) as the kernels read it: batched, dense in the layout.
+at::Tensor kernel_input(const at::Tensor& t, bool batched, const Layouts& l);
+
+// Checks that `t` has the given sizes, naming the op and the argument.
+void check_sizes(const at::Tensor& t, const std::vector<int64_t>& sizes, const char* op,
+                 const char* name);
+
+cpu::DType kernel_dtype(at::ScalarType t);
+
+// One call of a pooling op: the checked geometry of its input, the layout, batching.
+struct PoolCall {
+  Geometry g;
+  Layouts l;
+  bool batched;
+  PoolCall(const at::Tensor& input, const PoolArgs& args)
+      : g(input_geometry(input, args)), l(layouts_of(input, args.nd)), batched(is_batched(input, args.nd)) {}
+  // Sizes and empty tensors of the pooled (`out`) or unpooled side.
+  std::vector<int64_t> sizes(bool out) const { return pooled_sizes(g, out, batched); }
+  at::Tensor empty(bool out, const at::TensorOptions& opts) const { return empty_pooled(g, out, batched, opts, l); }
+  // A tensor of either side as the kernels read it.
+  at::Tensor prepared(const at::Tensor& t) const { return kernel_input(t, batched, l); }
+};
+
+// PoolArgs from an op's int-list arguments (avg pooling passes no dilation).
+inline PoolArgs pool_args(const char* op, int nd, at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                          at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode,
+                          bool has_dilation = true) {
+  return PoolArgs{op, nd, ints(kernel_size), ints(stride), ints(padding), ints(dilation), ceil_mode,
+                  has_dilation};
+}
+
+// The typed handle of one of our ops, for the C++ entry points.
+template <class Sig>
+c10::TypedOperatorHandle<Sig> find_op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Sig>();
+}
+
+}  // namespace torchpool
