@@ -92,6 +92,18 @@ Geometry pool_geometry(const PoolArgs& a, Ints sizes) {
               a.has_dilation ? tuple(d, nd) : "", " give an output size of (", join(out, nd, "x"),
               ")");
 
+  // With dilation a window can step over the whole input and hold only padding. torch
+  // then returns -inf with an index outside the plane (and its backward writes out of
+  // bounds); we reject such arguments instead, so every window holds an element.
+  for (int i = 0; i < nd; ++i) {
+    Dim dm{in[i], out[i], k[i], s[i], p[i], d[i]};
+    for (int64_t o = 0; o < out[i]; ++o)
+      TORCH_CHECK(dm.tap_begin(o) < dm.tap_end(o), op, ": the window of output ", o,
+                  " along spatial dim ", i, " holds only padding (input size ", in[i],
+                  ", kernel_size ", k[i], ", stride ", s[i], ", padding ", p[i], ", dilation ",
+                  d[i], ")");
+  }
+
   for (int i = 0; i < nd; ++i) {
     Dim& dm = g.dim[3 - nd + i];
     dm.in = in[i];

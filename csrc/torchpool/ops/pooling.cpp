@@ -24,9 +24,28 @@ Geometry input_geometry(const at::Tensor& input, const PoolArgs& args) {
   return pool_geometry(args, Ints{s.data(), s.size()});
 }
 
+namespace {
+
+// An unbatched tensor as a batch of one, with the batch stride of a dense tensor
+// (unsqueeze would give it the channel plane's stride and hide a channels-last layout).
+at::Tensor as_batched(const at::Tensor& t, bool batched) {
+  if (batched) return t;
+  std::vector<c10::SymInt> sizes{1}, strides{1};
+  c10::SymInt span = 1;
+  for (int64_t i = 0; i < t.dim(); ++i) {
+    sizes.push_back(t.sym_size(i));
+    strides.push_back(t.sym_stride(i));
+    span = span + (t.sym_size(i) - 1) * t.sym_stride(i);
+  }
+  strides[0] = span;
+  return t.as_strided_symint(sizes, strides, t.sym_storage_offset());
+}
+
+}  // namespace
+
 Layouts layouts_of(const at::Tensor& input, int nd) {
   if (nd == 1) return {};
-  const at::Tensor b = is_batched(input, nd) ? input : input.unsqueeze(0);
+  const at::Tensor b = as_batched(input, is_batched(input, nd));
   const at::MemoryFormat cl = nd == 2 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::ChannelsLast3d;
   if (b.suggest_memory_format() == cl) return {cpu::Layout::channels_last, cl};
   return {};
@@ -70,7 +89,7 @@ at::Tensor empty_pooled(const Geometry& g, bool out, bool batched, const at::Ten
 }
 
 at::Tensor kernel_input(const at::Tensor& t, bool batched, const Layouts& l) {
-  return (batched ? t : t.unsqueeze(0)).contiguous(l.format);
+  return as_batched(t, batched).contiguous(l.format);
 }
 
 void check_sizes(const at::Tensor& t, const std::vector<int64_t>& sizes, const char* op,

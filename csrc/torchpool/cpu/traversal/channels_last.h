@@ -1,8 +1,9 @@
 #pragma once
 // The window traversal of channels-last (N, D, H, W, C) tensors, vectorized along C:
 // the lanes of a pack are consecutive channels of one output pixel, so every tap is
-// one contiguous load. Channels past the last full pack take the one-lane path.
-// Reducers plug in exactly as in contiguous.h.
+// one contiguous load; an unrolled pack takes several channel packs at once.
+// Channels past the last full pack take the one-lane path. Reducers plug in exactly
+// as in contiguous.h.
 
 #include <cstring>
 
@@ -13,15 +14,19 @@ namespace cpu {
 namespace TORCHPOOL_CPU_CAPABILITY {
 
 template <class P, class S>
-struct PixelWindow {
+struct PixelWindow : PackPlace<P> {
+  using B = typename P::Base;
   using F = typename P::F;
   using I = typename P::I;
   const S* base;  // input of this batch element at the pack's first channel
   int64_t hin, win, channels;
   Taps td, th, tw;
   int64_t valid, padded;
-  int64_t lin, lin_step;
+  int64_t lin, lin_step, lin_sub;
 
+  TP_INLINE F load(const S* p) const {
+    return make_parts<P, F>([&](int u) { return B::load(p + u * B::N); });
+  }
   // Calls f(sp) for the flat spatial index of every element, in scan order.
   template <class Fn>
   TP_INLINE void visit_positions(Fn&& f) const {
@@ -33,7 +38,7 @@ struct PixelWindow {
   }
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
-    visit_positions([&](int64_t sp) { f(P::load(base + sp * channels), P::iset1(sp)); });
+    visit_positions([&](int64_t sp) { f(load(base + sp * channels), P::iset1(sp)); });
   }
   TP_INLINE I first_index() const { return P::iset1((td.first * hin + th.first) * win + tw.first); }
 
@@ -42,55 +47,86 @@ struct PixelWindow {
   TP_INLINE void scatter(T* acc, int64_t astride, Fn&& f) const {
     visit_positions([&](int64_t sp) {
       F x{};
-      if constexpr (NeedX) x = P::load(base + sp * channels);
-      P::acc_add(acc + sp * astride, f(x, P::iset1(sp)));
+      if constexpr (NeedX) x = load(base + sp * channels);
+      const F c = f(x, P::iset1(sp));
+      each_part<P>(c, [&](int u, const auto& v) { B::acc_add(acc + sp * astride + u * B::N, v); });
     });
   }
 };
 
+// Walks output pixels o = ((od * H.out) + oh) * W.out + ow in order without dividing.
+struct PixelCursor {
+  int64_t od, oh, ow;
+  const Geometry& g;
+  PixelCursor(const Geometry& geo, int64_t o) : g(geo) {
+    ow = o % g.dim[2].out;
+    oh = (o / g.dim[2].out) % g.dim[1].out;
+    od = o / (g.dim[2].out * g.dim[1].out);
+  }
+  TP_INLINE void next() {
+    if (++ow < g.dim[2].out) return;
+    ow = 0;
+    if (++oh < g.dim[1].out) return;
+    oh = 0;
+    if (++od == g.dim[0].out) od = 0;
+  }
+};
+
 template <class P, class S>
-TP_INLINE PixelWindow<P, S> pixel_window(const Geometry& g, int64_t o) {
-  const Dim &D = g.dim[0], &H = g.dim[1], &W = g.dim[2];
-  const int64_t ow = o % W.out, oh = (o / W.out) % H.out, od = o / (W.out * H.out);
-  PixelWindow<P, S> w;
-  w.hin = H.in;
-  w.win = W.in;
-  w.channels = g.channels;
-  w.td = D.taps(od);
-  w.th = H.taps(oh);
-  w.tw = W.taps(ow);
-  w.valid = w.td.count * w.th.count * w.tw.count;
-  w.padded = D.padded_count(od) * H.padded_count(oh) * W.padded_count(ow);
-  w.lin_step = g.out_plane();
-  return w;
+TP_INLINE PixelWindow<P, S> pixel_window(const Geometry& g, const TapTables& tt,
+                                         const PixelCursor& c, const S* base, int64_t lin) {
+  const auto &d = tt.dim[0][c.od], &h = tt.dim[1][c.oh], &w = tt.dim[2][c.ow];
+  PixelWindow<P, S> pw;
+  pw.base = base;
+  pw.hin = g.dim[1].in;
+  pw.win = g.dim[2].in;
+  pw.channels = g.channels;
+  pw.td = d.taps;
+  pw.th = h.taps;
+  pw.tw = w.taps;
+  pw.valid = d.taps.count * h.taps.count * w.taps.count;
+  pw.padded = d.padded * h.padded * w.padded;
+  pw.in_sub = pw.out_sub = P::Base::N;  // parts are consecutive channel packs
+  pw.lin = lin;
+  pw.lin_step = g.out_plane();
+  pw.lin_sub = P::Base::N * g.out_plane();
+  return pw;
+}
+
+// Calls f(pack tag, reducer, c) for the channel packs [c, c + N) covering [c0, c1):
+// unrolled packs, then single packs, then one lane at a time.
+template <class S, class RM, class RW, class R1, class Fn>
+TP_INLINE void channel_packs(int64_t c0, int64_t c1, const RM& rm, const RW& rw, const R1& r1, Fn&& f) {
+  using PM = typename PacksFor<S>::Multi;
+  using PW = typename PacksFor<S>::Wide;
+  using P1 = typename PacksFor<S>::One;
+  int64_t c = c0;
+  if constexpr (PW::N > 1) {
+    for (; c + PM::N <= c1; c += PM::N) f(PM{}, rm, c);
+    for (; c + PW::N <= c1; c += PW::N) f(PW{}, rw, c);
+  }
+  for (; c < c1; ++c) f(P1{}, r1, c);
 }
 
 template <template <class> class R, class S>
 void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
-  using PW = typename PacksFor<S>::Wide;
-  using P1 = typename PacksFor<S>::One;
   const Geometry& g = a.g;
-  const R<PW> rw(a);
-  const R<P1> r1(a);
+  const R<typename PacksFor<S>::Multi> rm(a);
+  const R<typename PacksFor<S>::Wide> rw(a);
+  const R<typename PacksFor<S>::One> r1(a);
   const S* in = static_cast<const S*>(a.input);
   S* out = static_cast<S*>(a.output);
   const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
-  for (int64_t pos = begin; pos < end; ++pos) {
+  const TapTables tt(g);
+  PixelCursor cur(g, begin % out_plane);
+  for (int64_t pos = begin; pos < end; ++pos, cur.next()) {
     const int64_t n = pos / out_plane, o = pos - n * out_plane;
-    auto w = pixel_window<PW, S>(g, o);
-    auto w1 = pixel_window<P1, S>(g, o);
     const S* ib = in + n * in_plane * C;
-    int64_t c = 0;
-    for (; c + PW::N <= C; c += PW::N) {
-      w.base = ib + c;
-      w.lin = (n * C + c) * out_plane + o;
-      rw.forward(w, out + pos * C + c, a.indices ? a.indices + pos * C + c : nullptr);
-    }
-    for (; c < C; ++c) {
-      w1.base = ib + c;
-      w1.lin = (n * C + c) * out_plane + o;
-      r1.forward(w1, out + pos * C + c, a.indices ? a.indices + pos * C + c : nullptr);
-    }
+    channel_packs<S>(0, C, rm, rw, r1, [&](auto tag, const auto& red, int64_t c) {
+      using P = decltype(tag);
+      red.forward(pixel_window<P, S>(g, tt, cur, ib + c, (n * C + c) * out_plane + o),
+                  out + pos * C + c, a.indices ? a.indices + pos * C + c : nullptr);
+    });
   }
 }
 
@@ -99,51 +135,42 @@ void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
 // and each element's sum is formed in output scan order whatever the thread count.
 template <template <class> class R, class S>
 void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
-  using PW = typename PacksFor<S>::Wide;
-  using P1 = typename PacksFor<S>::One;
   using T = typename PacksFor<S>::T;
   constexpr bool direct = sizeof(S) == sizeof(T);
-  constexpr bool need_x = R<P1>::needs_input;
+  constexpr bool need_x = R<typename PacksFor<S>::One>::needs_input;
   const Geometry& g = a.g;
-  const R<PW> rw(a);
-  const R<P1> r1(a);
+  const R<typename PacksFor<S>::Multi> rm(a);
+  const R<typename PacksFor<S>::Wide> rw(a);
+  const R<typename PacksFor<S>::One> r1(a);
   const S* in = static_cast<const S*>(a.input);
   const S* gout = static_cast<const S*>(a.grad_output);
   S* gin = static_cast<S*>(a.grad_input);
   const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t blocks = (C + a.cblock - 1) / a.cblock;
+  const TapTables tt(g);
   for (int64_t item = begin; item < end; ++item) {
     const int64_t n = item / blocks, c0 = (item % blocks) * a.cblock;
-    const int64_t cw = (c0 + a.cblock < C ? c0 + a.cblock : C) - c0;
+    const int64_t c1 = c0 + a.cblock < C ? c0 + a.cblock : C;
     // acc[sp * astride + c - c0] accumulates channel c of input pixel sp.
     T* acc = direct ? reinterpret_cast<T*>(gin) + n * in_plane * C + c0 : static_cast<T*>(a.scratch);
-    const int64_t astride = direct ? C : cw;
+    const int64_t astride = direct ? C : c1 - c0;
     for (int64_t sp = 0; sp < in_plane; ++sp)
-      std::memset(static_cast<void*>(acc + sp * astride), 0, sizeof(T) * cw);
+      std::memset(static_cast<void*>(acc + sp * astride), 0, sizeof(T) * (c1 - c0));
     const S* ib = in ? in + n * in_plane * C : nullptr;
-    for (int64_t o = 0; o < out_plane; ++o) {
-      auto w = pixel_window<PW, S>(g, o);
-      auto w1 = pixel_window<P1, S>(g, o);
+    PixelCursor cur(g, 0);
+    for (int64_t o = 0; o < out_plane; ++o, cur.next()) {
       const S* go = gout + (n * out_plane + o) * C;
-      int64_t c = c0;
-      for (; c + PW::N <= c0 + cw; c += PW::N) {
-        w.base = ib ? ib + c : nullptr;
-        w.lin = (n * C + c) * out_plane + o;
-        const auto st = rw.prep(w, PW::load(go + c));
+      channel_packs<S>(c0, c1, rm, rw, r1, [&](auto tag, const auto& red, int64_t c) {
+        using P = decltype(tag);
+        const auto w = pixel_window<P, S>(g, tt, cur, ib ? ib + c : nullptr, (n * C + c) * out_plane + o);
+        const auto st = red.prep(w, w.load_out(go + c));
         w.template scatter<need_x>(acc + (c - c0), astride,
-                                   [&](auto x, auto i) { return rw.contrib(st, x, i); });
-      }
-      for (; c < c0 + cw; ++c) {
-        w1.base = ib ? ib + c : nullptr;
-        w1.lin = (n * C + c) * out_plane + o;
-        const auto st = r1.prep(w1, P1::load(go + c));
-        w1.template scatter<need_x>(acc + (c - c0), astride,
-                                    [&](auto x, auto i) { return r1.contrib(st, x, i); });
-      }
+                                   [&](auto x, auto i) { return red.contrib(st, x, i); });
+      });
     }
     if (!direct)
       for (int64_t sp = 0; sp < in_plane; ++sp)
-        narrow_all(gin + (n * in_plane + sp) * C + c0, acc + sp * cw, cw);
+        narrow_all(gin + (n * in_plane + sp) * C + c0, acc + sp * (c1 - c0), c1 - c0);
   }
 }
 

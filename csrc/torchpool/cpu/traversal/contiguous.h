@@ -2,16 +2,18 @@
 // The window traversal of contiguous (N, C, D, H, W) tensors, vectorized along the
 // output row: the lanes of a pack are consecutive outputs ow of one output row, so
 // each tap of the window is one load of input elements `s` apart (stride 1: a plain
-// load; 2: one deinterleaving permute; else a gather). Outputs whose windows hang
-// over the row's ends take the one-lane path with their own tap ranges.
+// load; 2: one deinterleaving permute; else a gather). Where a row group allows, an
+// unrolled pack takes the same columns of several output rows at once. Outputs whose
+// windows hang over a row's ends take the one-lane path with their own tap ranges.
 //
 // A reducer R<P> plugs in with (see ops/cpu/isa/ for the reducers):
 //   R(const KernelArgs&)
 //   forward(window, S* out, int64_t* indices)            one pack of outputs
 //   needs_input, prep(window, F grad) -> state,
 //   contrib(state, F x, I index) -> F                     what one element receives
-// A window offers visit(f(x, index)) in torch's scan order, first_index(), the
-// valid and padded element counts, and the outputs' linear indices.
+// A window offers visit(f(x, index)) in torch's scan order, first_index(), the valid
+// and padded element counts, store()/store_idx() of a pack of outputs, and the
+// outputs' linear indices (lin, lin_step between lanes, lin_sub between parts).
 
 #include <cstring>
 
@@ -21,37 +23,78 @@ namespace torchpool {
 namespace cpu {
 namespace TORCHPOOL_CPU_CAPABILITY {
 
+// Builds a pack part by part: part u from f(u). A plain pack has the one part 0.
+template <class P, class V, class Fn>
+TP_INLINE V make_parts(Fn&& f) {
+  V x;
+  for (int u = 0; u < P::U; ++u) P::part(x, u) = f(u);
+  return x;
+}
+template <class P, class V, class Fn>
+TP_INLINE void each_part(const V& x, Fn&& f) {
+  for (int u = 0; u < P::U; ++u) f(u, P::part(x, u));
+}
+
+// Where a pack's parts lie: `in_sub` input elements and `out_sub` output elements
+// apart. Loads and stores of outputs (and of grad_output) go through here.
+template <class P>
+struct PackPlace {
+  using B = typename P::Base;
+  using F = typename P::F;
+  using I = typename P::I;
+  int64_t in_sub = 0, out_sub = 0;
+
+  template <class S>
+  TP_INLINE F load_out(const S* p) const {
+    return make_parts<P, F>([&](int u) { return B::load(p + u * out_sub); });
+  }
+  template <class S>
+  TP_INLINE void store(S* p, const F& v) const {
+    each_part<P>(v, [&](int u, const auto& x) { B::store(p + u * out_sub, x); });
+  }
+  TP_INLINE void store_idx(int64_t* p, const I& v) const {
+    each_part<P>(v, [&](int u, const auto& x) { B::store_idx(p + u * out_sub, x); });
+  }
+};
+
 // Taps along the width are `s` apart between lanes: SK is 1, 2 or 0 (any).
 template <class P, class S, int SK>
-struct RowWindow {
+struct RowWindow : PackPlace<P> {
+  using B = typename P::Base;
   using F = typename P::F;
   using I = typename P::I;
   const S* plane;  // the input plane
   int64_t hin, win;
-  Taps td, th, tw;  // tw: lane 0's width taps
+  Taps td, th, tw;  // part 0, lane 0's taps
   int64_t s;        // input columns between lanes
-  I lane_s;         // lane * s
+  I lane_s;         // the index offset of each lane and part
   int64_t valid, padded;
-  int64_t lin, lin_step;  // NCDHW linear index of lane 0's output, and between lanes
+  int64_t lin, lin_step, lin_sub;  // NCDHW linear index of the first output; steps
 
-  TP_INLINE F load(const S* p) const {
-    if constexpr (P::N == 1 || SK == 1) {
-      return P::load(p);
+  TP_INLINE typename B::F load_one(const S* p) const {
+    if constexpr (B::N == 1 || SK == 1) {
+      return B::load(p);
     } else if constexpr (SK == 2) {
-      return P::load2(p);
+      return B::load2(p);
     } else {
-      return P::loadn(p, s);
+      return B::loadn(p, s);
     }
   }
+  TP_INLINE F load(const S* p) const {
+    return make_parts<P, F>([&](int u) { return load_one(p + u * this->in_sub); });
+  }
   template <class T>
-  TP_INLINE void accumulate(T* p, typename P::F v) const {
-    if constexpr (P::N == 1 || SK == 1) {
-      P::acc_add(p, v);
-    } else if constexpr (SK == 2) {
-      P::acc_add2(p, v);
-    } else {
-      P::acc_addn(p, s, v);
-    }
+  TP_INLINE void accumulate(T* p, const F& v) const {
+    each_part<P>(v, [&](int u, const auto& x) {
+      T* q = p + u * this->in_sub;
+      if constexpr (B::N == 1 || SK == 1) {
+        B::acc_add(q, x);
+      } else if constexpr (SK == 2) {
+        B::acc_add2(q, x);
+      } else {
+        B::acc_addn(q, s, x);
+      }
+    });
   }
 
   template <class Fn>
@@ -77,6 +120,7 @@ struct RowWindow {
   // element receives its contributions in output scan order, as in torch's scatter.
   template <bool NeedX, class T, class Fn>
   TP_INLINE void scatter(T* acc, int64_t r0, int64_t r1, Fn&& f) const {
+    static_assert(P::U == 1, "a scatter pack covers one output row");
     for (int64_t i = 0; i < td.count; ++i) {
       const int64_t t = td.first + i * td.step;
       for (int64_t k = 0; k < th.count; ++k) {
@@ -94,81 +138,158 @@ struct RowWindow {
   }
 };
 
-// The output columns [lo, hi) whose taps all lie inside the row, including the
-// extra elements a strided load reads (load2 and acc_add2 touch 2N elements).
+// The output columns [lo, hi) whose taps all lie inside the row. `spill`: the extra
+// element a stride-2 load reads past its last lane (load2 and acc_add2 touch 2N
+// elements) must lie inside the row too; reads may spill into the next row where one
+// follows, but writes never.
 template <int SK>
-TP_INLINE void interior(const Dim& W, int64_t& lo, int64_t& hi) {
-  const int64_t reach = (W.k - 1) * W.d + (SK == 2 ? 1 : 0);
+TP_INLINE void interior(const Dim& W, int64_t& lo, int64_t& hi, bool spill = true) {
+  const int64_t reach = (W.k - 1) * W.d + (SK == 2 && spill ? 1 : 0);
   lo = (W.p + W.s - 1) / W.s;
   hi = div_floor(W.in - 1 - reach + W.p, W.s) + 1;
   if (hi > W.out) hi = W.out;
   if (hi < lo) hi = lo;
 }
 
+// The taps and padded count of every output position along each dim, computed once
+// per kernel call rather than once per pixel (they take integer divisions).
+struct TapTables {
+  struct Entry {
+    Taps taps;
+    int64_t padded;
+  };
+  Entry* dim[3];
+  Entry* storage;
+  explicit TapTables(const Geometry& g) {
+    storage = new Entry[g.dim[0].out + g.dim[1].out + g.dim[2].out];
+    Entry* e = storage;
+    for (int i = 0; i < 3; ++i) {
+      dim[i] = e;
+      for (int64_t o = 0; o < g.dim[i].out; ++o, ++e) *e = Entry{g.dim[i].taps(o), g.dim[i].padded_count(o)};
+    }
+  }
+  ~TapTables() { delete[] storage; }
+  TapTables(const TapTables&) = delete;
+  TapTables& operator=(const TapTables&) = delete;
+};
+
 // Window rows of output row (od, oh), and the element counts they contribute.
 struct RowTaps {
   Taps td, th;
   int64_t valid, padded;
-  RowTaps(const Geometry& g, int64_t od, int64_t oh)
-      : td(g.dim[0].taps(od)),
-        th(g.dim[1].taps(oh)),
+  RowTaps(const TapTables& tt, int64_t od, int64_t oh)
+      : td(tt.dim[0][od].taps),
+        th(tt.dim[1][oh].taps),
         valid(td.count * th.count),
-        padded(g.dim[0].padded_count(od) * g.dim[1].padded_count(oh)) {}
+        padded(tt.dim[0][od].padded * tt.dim[1][oh].padded) {}
 };
 
+// The window of the pack of outputs starting at column ow of output row `row`
+// (with rows parts: rows row .. row + parts - 1). `whole`: all k width taps valid.
 template <class P, class S, int SK>
-TP_INLINE RowWindow<P, S, SK> row_window(const Geometry& g, const S* plane, const RowTaps& rt,
-                                         int64_t ow, bool whole, int64_t lin) {
-  const Dim& W = g.dim[2];
+TP_INLINE RowWindow<P, S, SK> row_window(const Geometry& g, const TapTables& tt, const S* plane,
+                                         const RowTaps& rt, int64_t row, int64_t ow, bool whole) {
+  using B = typename P::Base;
+  const Dim &H = g.dim[1], &W = g.dim[2];
   RowWindow<P, S, SK> w;
   w.plane = plane;
-  w.hin = g.dim[1].in;
+  w.hin = H.in;
   w.win = W.in;
   w.td = rt.td;
   w.th = rt.th;
-  // `whole`: a pack of outputs in the interior, all k taps valid.
-  w.tw = whole ? Taps{W.start(ow), W.k, W.d} : W.taps(ow);
+  w.tw = whole ? Taps{W.start(ow), W.k, W.d} : tt.dim[2][ow].taps;
   w.s = W.s;
-  w.lane_s = P::lanes(W.s);
+  w.in_sub = H.s * W.in;  // parts are consecutive output rows
+  w.out_sub = W.out;
+  w.lane_s = make_parts<P, typename P::I>([&](int u) { return B::iadd(B::lanes(W.s), u * w.in_sub); });
   w.valid = rt.valid * w.tw.count;
-  w.padded = rt.padded * W.padded_count(ow);
-  w.lin = lin;
+  w.padded = rt.padded * (whole ? W.k : tt.dim[2][ow].padded);
+  w.lin = row * W.out + ow;
   w.lin_step = 1;
+  w.lin_sub = W.out;
   return w;
 }
 
 template <template <class> class R, class S, int SK>
 void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
+  using PM = typename PacksFor<S>::Multi;
   using PW = typename PacksFor<S>::Wide;
   using P1 = typename PacksFor<S>::One;
   const Geometry& g = a.g;
-  const Dim& W = g.dim[2];
+  const Dim &H = g.dim[1], &W = g.dim[2];
+  const R<PM> rm(a);
   const R<PW> rw(a);
   const R<P1> r1(a);
   const S* in = static_cast<const S*>(a.input);
   S* out = static_cast<S*>(a.output);
-  const int64_t in_plane = g.in_plane(), rows = g.dim[0].out * g.dim[1].out;
-  int64_t lo, hi;
-  interior<SK>(W, lo, hi);
+  const int64_t in_plane = g.in_plane(), rows = g.dim[0].out * H.out;
+  // [lo, hi): packs whose reads stay in the row; [lo, hi_spill): packs whose reads
+  // may touch the first element of the next row, for all but the input's last row.
+  int64_t lo, hi_row, hi_spill;
+  interior<SK>(W, lo, hi_row);
+  interior<SK>(W, lo, hi_spill, false);
   // int32 index lanes address planes below 2^31 elements; larger ones go one lane at a time.
-  if (PW::N == 1 || (!PW::wide_index && in_plane > INT32_MAX)) lo = hi = 0;
+  if (PW::N == 1 || (!PW::wide_index && in_plane > INT32_MAX)) lo = hi_row = hi_spill = 0;
+  const int64_t last_input_row = g.planes() * g.dim[0].in * H.in - 1;
+  const TapTables tt(g);
+  auto whole_row = [&](int64_t oh) {
+    const Taps& t = tt.dim[1][oh].taps;
+    return t.count == H.k && t.first == H.start(oh);
+  };
 
-  for (int64_t row = begin; row < end; ++row) {
-    const int64_t plane = row / rows, r = row - plane * rows;
-    const RowTaps rt(g, r / g.dim[1].out, r % g.dim[1].out);
+  for (int64_t row = begin; row < end;) {
+    const int64_t plane = row / rows, r = row - plane * rows, oh = r % H.out;
+    const RowTaps rt(tt, r / H.out, oh);
     const S* ip = in + plane * in_plane;
-    S* orow = out + row * W.out;
-    int64_t* irow = a.indices ? a.indices + row * W.out : nullptr;
-    auto one = [&](int64_t ow) {
-      r1.forward(row_window<P1, S, SK>(g, ip, rt, ow, false, row * W.out + ow), orow + ow,
-                 irow ? irow + ow : nullptr);
+    int64_t hi = hi_row;
+    // Output rows that go together: PM::U rows of one (plane, od) whose windows lie
+    // wholly inside the input vertically share their taps but for a row offset.
+    int64_t parts = 1;
+    if (hi - lo >= PW::N && row + PM::U <= end && oh + PM::U <= H.out) {
+      parts = PM::U;
+      for (int u = 0; u < PM::U; ++u) parts = whole_row(oh + u) ? parts : 1;
+    }
+    // The rows of a plane are short streams the hardware prefetcher barely catches:
+    // fetch the input rows the next output rows will add, while these compute.
+    {
+      const int64_t last = rt.th.first + (rt.th.count - 1) * rt.th.step + 1;  // one past
+      const int64_t t_last = rt.td.first + (rt.td.count - 1) * rt.td.step;
+      const char* p = reinterpret_cast<const char*>(ip + (t_last * H.in + last) * W.in);
+      const char* e = reinterpret_cast<const char*>(ip + in_plane);
+      const int64_t bytes = parts * H.s * W.in * int64_t(sizeof(S));
+      for (int64_t b = 0; b < bytes && p + b < e; b += 64) __builtin_prefetch(p + b);
+    }
+    if (SK == 2 && hi_spill > hi) {
+      // The group's last input row, counted through the whole input tensor.
+      const int64_t t_last = rt.td.first + (rt.td.count - 1) * rt.td.step;
+      const int64_t h_last = rt.th.first + (rt.th.count - 1) * rt.th.step + (parts - 1) * H.s;
+      if ((plane * g.dim[0].in + t_last) * H.in + h_last < last_input_row) hi = hi_spill;
+    }
+    auto packs = [&](const auto& red, auto tag, int64_t ow) {
+      using P = decltype(tag);
+      red.forward(row_window<P, S, SK>(g, tt, ip, rt, row, ow, true), out + row * W.out + ow,
+                  a.indices ? a.indices + row * W.out + ow : nullptr);
     };
-    int64_t ow = 0;
-    for (; ow < lo; ++ow) one(ow);
-    for (; ow + PW::N <= hi; ow += PW::N)
-      rw.forward(row_window<PW, S, SK>(g, ip, rt, ow, true, row * W.out + ow), orow + ow,
-                 irow ? irow + ow : nullptr);
-    for (; ow < W.out; ++ow) one(ow);
+    auto pack = [&](int64_t ow) {
+      if (parts > 1) packs(rm, PM{}, ow); else packs(rw, PW{}, ow);
+    };
+    int64_t ow = lo;
+    for (; ow + PW::N <= hi; ow += PW::N) pack(ow);
+    // The interior's last outputs: one more pack ending at hi, overlapping the previous
+    // one (recomputing an output writes the same value).
+    if (ow < hi && hi - lo >= PW::N) pack(hi - PW::N);
+    else hi = ow;
+    for (int64_t u = 0; u < parts; ++u) {
+      const int64_t rr = row + u;
+      const RowTaps rtu = u == 0 ? rt : RowTaps(tt, r / H.out, oh + u);
+      auto one = [&](int64_t c) {
+        r1.forward(row_window<P1, S, SK>(g, tt, ip, rtu, rr, c, false), out + rr * W.out + c,
+                   a.indices ? a.indices + rr * W.out + c : nullptr);
+      };
+      for (int64_t c = 0; c < lo; ++c) one(c);
+      for (int64_t c = hi; c < W.out; ++c) one(c);
+    }
+    row += parts;
   }
 }
 
@@ -210,12 +331,13 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   const S* in = static_cast<const S*>(a.input);
   const S* gout = static_cast<const S*>(a.grad_output);
   S* gin = static_cast<S*>(a.grad_input);
-  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane(), nrows = D.in * H.in;
+  const int64_t in_plane = g.in_plane(), nrows = D.in * H.in;
   int64_t lo, hi;
   interior<SK>(W, lo, hi);
   if (PW::N == 1 || (!PW::wide_index && in_plane > INT32_MAX)) lo = hi = 0;
 
   T* scratch = static_cast<T*>(a.scratch);  // reduced dtypes: scratch_bytes() of float
+  const TapTables tt(g);
   for (int64_t item = begin; item < end; ++item) {
     const int64_t plane = item / a.bands, band = item % a.bands;
     const int64_t r0 = band * nrows / a.bands, r1b = (band + 1) * nrows / a.bands;
@@ -224,24 +346,26 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
     const S* ip = in ? in + plane * in_plane : nullptr;
     for (int64_t od = 0; od < D.out; ++od) {
       for (int64_t oh = 0; oh < H.out; ++oh) {
-        const RowTaps rt(g, od, oh);
+        const RowTaps rt(tt, od, oh);
         // Skip output rows whose window rows all lie outside the band.
         const int64_t first = rt.td.first * H.in + rt.th.first;
         const int64_t last = (rt.td.first + (rt.td.count - 1) * rt.td.step) * H.in + rt.th.first +
                              (rt.th.count - 1) * rt.th.step;
         if (last < r0 || first >= r1b) continue;
-        const int64_t orow = plane * out_plane + (od * H.out + oh) * W.out;
+        const int64_t row = plane * D.out * H.out + od * H.out + oh;
         auto one = [&](int64_t ow) {
-          const auto w = row_window<P1, S, SK>(g, ip, rt, ow, false, orow + ow);
-          const auto st = r1.prep(w, P1::load(gout + orow + ow));
+          const auto w = row_window<P1, S, SK>(g, tt, ip, rt, row, ow, false);
+          const auto st = r1.prep(w, w.load_out(gout + row * W.out + ow));
           w.template scatter<need_x>(acc, r0, r1b,
                                      [&](auto x, auto i) { return r1.contrib(st, x, i); });
         };
+        // In scan order: packs that would overlap must not add twice, so the tail of
+        // the interior goes one lane at a time.
         int64_t ow = 0;
         for (; ow < lo; ++ow) one(ow);
         for (; ow + PW::N <= hi; ow += PW::N) {
-          const auto w = row_window<PW, S, SK>(g, ip, rt, ow, true, orow + ow);
-          const auto st = rw.prep(w, PW::load(gout + orow + ow));
+          const auto w = row_window<PW, S, SK>(g, tt, ip, rt, row, ow, true);
+          const auto st = rw.prep(w, w.load_out(gout + row * W.out + ow));
           w.template scatter<need_x>(acc, r0, r1b,
                                      [&](auto x, auto i) { return rw.contrib(st, x, i); });
         }

@@ -17,6 +17,12 @@ struct PackF {
   using M = __m256;   // all-ones / all-zeros lanes
   static constexpr int N = 8;
   static constexpr bool wide_index = false;
+  static constexpr int U = 1;  // not unrolled (see unroll.h)
+  using Base = PackF;
+  static TP_INLINE F& part(F& x, int) { return x; }
+  static TP_INLINE const F& part(const F& x, int) { return x; }
+  static TP_INLINE I& part(I& x, int) { return x; }
+  static TP_INLINE const I& part(const I& x, int) { return x; }
 
   static TP_INLINE F set1(float v) { return _mm256_set1_ps(v); }
 
@@ -121,6 +127,12 @@ struct PackD {
   using M = __m256d;
   static constexpr int N = 4;
   static constexpr bool wide_index = true;
+  static constexpr int U = 1;  // not unrolled (see unroll.h)
+  using Base = PackD;
+  static TP_INLINE F& part(F& x, int) { return x; }
+  static TP_INLINE const F& part(const F& x, int) { return x; }
+  static TP_INLINE I& part(I& x, int) { return x; }
+  static TP_INLINE const I& part(const I& x, int) { return x; }
 
   static TP_INLINE F set1(double v) { return _mm256_set1_pd(v); }
   static TP_INLINE F load(const double* p) { return _mm256_loadu_pd(p); }

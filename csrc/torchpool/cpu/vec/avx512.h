@@ -17,6 +17,12 @@ struct PackF {
   using M = __mmask16;
   static constexpr int N = 16;
   static constexpr bool wide_index = false;
+  static constexpr int U = 1;  // not unrolled (see unroll.h)
+  using Base = PackF;
+  static TP_INLINE F& part(F& x, int) { return x; }
+  static TP_INLINE const F& part(const F& x, int) { return x; }
+  static TP_INLINE I& part(I& x, int) { return x; }
+  static TP_INLINE const I& part(const I& x, int) { return x; }
 
   static TP_INLINE F set1(float v) { return _mm512_set1_ps(v); }
 
@@ -111,6 +117,12 @@ struct PackD {
   using M = __mmask8;
   static constexpr int N = 8;
   static constexpr bool wide_index = true;
+  static constexpr int U = 1;  // not unrolled (see unroll.h)
+  using Base = PackD;
+  static TP_INLINE F& part(F& x, int) { return x; }
+  static TP_INLINE const F& part(const F& x, int) { return x; }
+  static TP_INLINE I& part(I& x, int) { return x; }
+  static TP_INLINE const I& part(const I& x, int) { return x; }
 
   static TP_INLINE F set1(double v) { return _mm512_set1_pd(v); }
   static TP_INLINE F load(const double* p) { return _mm512_loadu_pd(p); }

@@ -95,6 +95,12 @@ struct Pack1 {
   using M = bool;
   static constexpr int N = 1;
   static constexpr bool wide_index = true;
+  static constexpr int U = 1;  // not unrolled (see unroll.h)
+  using Base = Pack1;
+  static TP_INLINE F& part(F& x, int) { return x; }
+  static TP_INLINE const F& part(const F& x, int) { return x; }
+  static TP_INLINE I& part(I& x, int) { return x; }
+  static TP_INLINE const I& part(const I& x, int) { return x; }
 
   static TP_INLINE F set1(T v) { return v; }
   template <class S>

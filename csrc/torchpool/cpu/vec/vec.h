@@ -3,6 +3,7 @@
 // 2 avx512), and which packs serve each storage type.
 
 #include "torchpool/cpu/vec/scalar.h"
+#include "torchpool/cpu/vec/unroll.h"
 
 #if TORCHPOOL_CPU_LEVEL == 2
 #include "torchpool/cpu/vec/avx512.h"
@@ -20,17 +21,20 @@ using PackD = Pack1<double>;
 #endif
 
 // float, half and bfloat16 compute in float; double in double. Wide serves the
-// vectorized interior, One the edges and tails.
+// vectorized interior, Multi (kUnroll packs at once) the bulk of it where there is
+// room, One the edges and tails.
 template <class S>
 struct PacksFor {
   using T = float;
   using Wide = PackF;
+  using Multi = Unroll<PackF, kUnroll>;
   using One = Pack1<float>;
 };
 template <>
 struct PacksFor<double> {
   using T = double;
   using Wide = PackD;
+  using Multi = Unroll<PackD, kUnroll>;
   using One = Pack1<double>;
 };
 

@@ -29,7 +29,7 @@ struct AvgReduce {
   TP_INLINE void forward(const Win& w, S* out, int64_t*) const {
     F sum = P::set1(T(0));
     w.visit([&](F x, I) { sum = P::add(sum, x); });
-    P::store(out, P::div(sum, divisor(w)));
+    w.store(out, P::div(sum, divisor(w)));
   }
 
   // Backward: every element of the window receives grad / divisor.

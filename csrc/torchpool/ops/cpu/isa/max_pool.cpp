@@ -26,8 +26,8 @@ struct MaxReduce {
       m = P::select(up, x, m);
       if constexpr (Indices) at = P::iselect(up, i, at);
     });
-    P::store(out, m);
-    if constexpr (Indices) P::store_idx(indices, at);
+    w.store(out, m);
+    if constexpr (Indices) w.store_idx(indices, at);
   }
 };
 
