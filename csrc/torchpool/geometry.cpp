@@ -57,6 +57,11 @@ Geometry pool_geometry(const PoolArgs& a, Ints sizes) {
     TORCH_CHECK(d[i] > 0, op, ": dilation must be greater than zero, but got ", tuple(d, nd));
     TORCH_CHECK(p[i] >= 0, op, ": padding must be non-negative, but got ", tuple(p, nd));
   }
+  if (a.input_covers_kernel)
+    for (int i = 0; i < nd; ++i)
+      TORCH_CHECK(sizes.data[ndim - nd + i] >= k[i], op, ": input size (",
+                  join(sizes.data + ndim - nd, nd, "x"), ") must be at least kernel_size ",
+                  tuple(k, nd), " in every spatial dim");
   // Bounds far beyond any real input keep every index computation inside int64.
   constexpr int64_t kMaxArg = int64_t(1) << 40;
   for (int i = 0; i < nd; ++i)

@@ -93,6 +93,7 @@ struct PoolArgs {
   Ints kernel_size, stride, padding, dilation;
   bool ceil_mode = false;
   bool has_dilation = true;  // avg pooling takes no dilation argument
+  bool input_covers_kernel = false;  // torch's avg_pool3d: every input dim >= kernel_size
 };
 
 // Checks the input sizes and the arguments with torch's conditions and error

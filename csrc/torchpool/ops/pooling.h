@@ -73,6 +73,15 @@ inline PoolArgs pool_args(const char* op, int nd, at::IntArrayRef kernel_size, a
                   has_dilation};
 }
 
+// PoolArgs of avg_pool{nd}d: no dilation, and torch's 3-d rule that the input
+// covers the kernel.
+inline PoolArgs avg_pool_args(const char* op, int nd, at::IntArrayRef kernel_size,
+                              at::IntArrayRef stride, at::IntArrayRef padding, bool ceil_mode) {
+  PoolArgs a = pool_args(op, nd, kernel_size, stride, padding, {}, ceil_mode, /*has_dilation=*/false);
+  a.input_covers_kernel = nd == 3;
+  return a;
+}
+
 // The typed handle of one of our ops, for the C++ entry points.
 template <class Sig>
 c10::TypedOperatorHandle<Sig> find_op(const char* name) {

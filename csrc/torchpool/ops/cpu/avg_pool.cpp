@@ -25,7 +25,7 @@ AvgPoolParams params(const char* op, bool count_include_pad, Opt divisor_overrid
 template <int ND>
 Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
                bool count_include_pad, Opt divisor_override) {
-  const PoolCall c(self, pool_args(kOp[ND], ND, k, s, p, {}, ceil_mode, /*has_dilation=*/false));
+  const PoolCall c(self, avg_pool_args(kOp[ND], ND, k, s, p, ceil_mode));
   const AvgPoolParams prm = params(kOp[ND], count_include_pad, divisor_override);
   const Tensor x = c.prepared(self);
   Tensor out = c.empty(true, self.options());
@@ -41,7 +41,7 @@ template <int ND>
 Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, IntArrayRef s,
                 IntArrayRef p, bool ceil_mode, bool count_include_pad, Opt divisor_override) {
   const char* op = kBackwardOp[ND];
-  const PoolCall c(self, pool_args(op, ND, k, s, p, {}, ceil_mode, /*has_dilation=*/false));
+  const PoolCall c(self, avg_pool_args(op, ND, k, s, p, ceil_mode));
   const AvgPoolParams prm = params(op, count_include_pad, divisor_override);
   check_sizes(grad_output, c.sizes(true), op, "grad_output");
   TORCH_CHECK(grad_output.scalar_type() == self.scalar_type(), op,

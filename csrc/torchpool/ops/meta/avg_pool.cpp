@@ -16,13 +16,13 @@ constexpr const char* kOp[] = {"", "avg_pool1d", "avg_pool2d", "avg_pool3d"};
 template <int ND>
 Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
                bool, Opt) {
-  return PoolCall(self, pool_args(kOp[ND], ND, k, s, p, {}, ceil_mode, false)).empty(true, self.options());
+  return PoolCall(self, avg_pool_args(kOp[ND], ND, k, s, p, ceil_mode)).empty(true, self.options());
 }
 
 template <int ND>
 Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, IntArrayRef s,
                 IntArrayRef p, bool ceil_mode, bool, Opt) {
-  return PoolCall(self, pool_args(kOp[ND], ND, k, s, p, {}, ceil_mode, false))
+  return PoolCall(self, avg_pool_args(kOp[ND], ND, k, s, p, ceil_mode))
       .empty(false, grad_output.options());
 }
 

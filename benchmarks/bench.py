@@ -1,0 +1,142 @@
+"""torchpool beside torch.nn, in one process on the same tensors, with the machine's
+own ceiling: a streaming copy of the same number of bytes.
+
+    python benchmarks/bench.py                 # the table, to stdout
+    python benchmarks/bench.py --markdown F    # also write it to F
+    python benchmarks/bench.py --quick --only max
+
+Each row times torchpool, torch and the copy in interleaved rounds (all cores,
+torch.utils.benchmark) and reports medians: time, effective bandwidth (bytes read +
+bytes written, once each, over time), the fraction of the copy's bandwidth, and the
+speedup over torch. Inputs are random normal values, never zeros.
+
+Memory: large outputs from glibc's malloc are fresh pages every call, and the OS's
+page faults then cost more than the kernel (for torch and torchpool alike). The script
+re-runs itself under jemalloc with freed memory retained, as a caching allocator
+would, when libjemalloc is installed (scripts/bench.sh installs it).
+"""
+import argparse
+import ctypes.util
+import os
+import statistics
+import sys
+from pathlib import Path
+
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+if "TORCHPOOL_BENCH_CHILD" not in os.environ and os.path.exists(JEMALLOC):
+    env = dict(os.environ, TORCHPOOL_BENCH_CHILD="1", LD_PRELOAD=JEMALLOC,
+               MALLOC_CONF="retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1")
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.utils.benchmark import Timer  # noqa: E402
+
+import torchpool  # noqa: E402
+
+aten = torch.ops.aten
+tp = torch.ops.torchpool
+SHAPE_2D = (32, 64, 112, 112)
+SHAPE_3D = (8, 32, 16, 56, 56)
+
+
+def configs():
+    """(name, nd, kind, shape, kernel, stride, padding)."""
+    return [
+        ("max 2x2 s2", 2, "max", SHAPE_2D, 2, 2, 0),
+        ("max 3x3 s2 p1", 2, "max", SHAPE_2D, 3, 2, 1),
+        ("avg 2x2 s2", 2, "avg", SHAPE_2D, 2, 2, 0),
+        ("avg 3x3 s1 p1", 2, "avg", SHAPE_2D, 3, 1, 1),
+        ("max 2x2x2 s2", 3, "max", SHAPE_3D, 2, 2, 0),
+    ]
+
+
+def calls(nd, kind, x, k, s, p):
+    """The forward and backward calls of torchpool and torch on the same tensors, and the
+    bytes each direction must move."""
+    ks, ss, ps, ds = [k] * nd, [s] * nd, [p] * nd, [1] * nd
+    esz = x.element_size()
+    if kind == "max":
+        y, idx = getattr(tp, f"max_pool{nd}d_with_indices")(x, ks, ss, ps, ds, False)
+        g = torch.randn_like(y)
+        ours_f = lambda: getattr(tp, f"max_pool{nd}d")(x, ks, ss, ps, ds, False)  # noqa: E731
+        torch_f = lambda: getattr(F, f"max_pool{nd}d")(x, ks, ss, ps, ds, False)  # noqa: E731
+        ours_b = lambda: getattr(tp, f"max_pool{nd}d_backward")(g, x, idx, ks, ss, ps, ds, False)  # noqa: E731
+        bwd = getattr(aten, f"max_pool{nd}d_with_indices_backward")
+        torch_b = lambda: bwd(g, x, ks, ss, ps, ds, False, idx)  # noqa: E731
+        bytes_b = y.numel() * (esz + 8) + x.numel() * esz  # grad_output + indices, grad_input
+    else:
+        y = getattr(tp, f"avg_pool{nd}d")(x, ks, ss, ps, False, True, None)
+        g = torch.randn_like(y)
+        ours_f = lambda: getattr(tp, f"avg_pool{nd}d")(x, ks, ss, ps, False, True, None)  # noqa: E731
+        torch_f = lambda: getattr(F, f"avg_pool{nd}d")(x, ks, ss, ps, False, True, None)  # noqa: E731
+        ours_b = lambda: getattr(tp, f"avg_pool{nd}d_backward")(g, x, ks, ss, ps, False, True, None)  # noqa: E731
+        bwd = getattr(aten, f"avg_pool{nd}d_backward")
+        torch_b = lambda: bwd(g, x, ks, ss, ps, False, True, None)  # noqa: E731
+        bytes_b = y.numel() * esz + x.numel() * esz
+    bytes_f = x.numel() * esz + y.numel() * esz
+    return {"fwd": (ours_f, torch_f, bytes_f), "bwd": (ours_b, torch_b, bytes_b)}
+
+
+def timer(fn, min_time):
+    return Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()).blocked_autorange(
+        min_run_time=min_time).median
+
+
+def measure(ours, theirs, nbytes, rounds, min_time):
+    """Interleaved rounds of copy, torchpool, torch: per-quantity medians."""
+    src = torch.randn(nbytes // 8)  # nbytes/2 read + nbytes/2 written
+    dst = torch.empty_like(src)
+    copy = lambda: dst.copy_(src)  # noqa: E731
+    for fn in (copy, ours, theirs):  # warm up: first-touch allocations, caches
+        for _ in range(3):
+            fn()
+    t = {"copy": [], "ours": [], "torch": []}
+    for _ in range(rounds):
+        t["copy"].append(timer(copy, min_time))
+        t["ours"].append(timer(ours, min_time))
+        t["torch"].append(timer(theirs, min_time))
+    med = {key: statistics.median(v) for key, v in t.items()}
+    speedup = statistics.median(b / a for a, b in zip(t["ours"], t["torch"]))
+    frac = statistics.median(c / a for a, c in zip(t["ours"], t["copy"]))
+    return med, speedup, frac
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--markdown", type=Path, help="also write the table to this file")
+    ap.add_argument("--quick", action="store_true", help="one round, short timings")
+    ap.add_argument("--only", default="", help="run the configs whose name contains this")
+    args = ap.parse_args()
+    rounds, min_time = (1, 0.1) if args.quick else (3, 0.3)
+    torch.manual_seed(0)
+    allocator = "jemalloc (retained)" if os.environ.get("LD_PRELOAD") else "glibc malloc"
+    header = (f"torchpool {torchpool.__version__}, torch {torch.__version__}, cpu level "
+              f"{torchpool.cpu_capability()}, {torch.get_num_threads()} threads, allocator {allocator}")
+    rows = ["| op | shape | dtype | layout | pass | torchpool ms | torch ms | copy ms | GB/s | "
+            "of copy | x torch |", "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    print(header, flush=True)
+    print("\n".join(rows), flush=True)
+    for name, nd, kind, shape, k, s, p in configs():
+        if args.only not in name:
+            continue
+        for dtype in (torch.float32, torch.bfloat16):
+            for layout in ("contiguous", "channels_last"):
+                x = torch.randn(shape).to(dtype)
+                if layout == "channels_last":
+                    x = x.contiguous(memory_format=torch.channels_last if nd == 2 else torch.channels_last_3d)
+                for direction, (ours, theirs, nbytes) in calls(nd, kind, x, k, s, p).items():
+                    med, speedup, frac = measure(ours, theirs, nbytes, rounds, min_time)
+                    gbs = nbytes / med["ours"] / 1e9
+                    row = (f"| {name} | {'x'.join(map(str, shape))} | {str(dtype).split('.')[-1]} | {layout} | "
+                           f"{direction} | {med['ours'] * 1e3:.2f} | {med['torch'] * 1e3:.2f} | "
+                           f"{med['copy'] * 1e3:.2f} | {gbs:.1f} | {frac:.0%} | {speedup:.1f} |")
+                    rows.append(row)
+                    print(row, flush=True)
+                del x
+    if args.markdown:
+        args.markdown.write_text(header + "\n\n" + "\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Shared helpers of the parity suite: devices, dtypes, layouts, inputs with NaN,
++-inf, ties and denormals, and comparisons against torch.nn.functional."""
+import os
+
+import pytest
+import torch
+
+import torchpool
+
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+LAYOUTS = ["contiguous", "channels_last", "strided"]
+
+
+def devices():
+    """The CPU, and CUDA where a GPU is present (CUDA tests skip, saying so, when not)."""
+    cuda = torch.cuda.is_available() and torchpool.build_info()["cuda"]
+    return ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+        not cuda, reason="no CUDA GPU (or torchpool built without CUDA): CUDA tests skipped"))]
+
+
+def pytest_report_header(config):
+    info = torchpool.build_info()
+    return (f"torchpool {info['version']} (torch {torch.__version__}): cpu level "
+            f"{torchpool.cpu_capability()} of {info['cpu_levels']}, cuda built: {info['cuda']}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _expected_level():
+    """When the level is forced (tests/test_cpu_levels.py), prove the kernels use it."""
+    want = os.environ.get("TORCHPOOL_CPU_CAPABILITY")
+    if want:
+        assert torchpool.cpu_capability() == want, (torchpool.cpu_capability(), want)
+
+
+def tiny(dtype):
+    """A denormal of the dtype."""
+    return {torch.float32: 1e-40, torch.float64: 1e-310, torch.float16: 1e-7,
+            torch.bfloat16: 1e-39}[dtype]
+
+
+def make_input(shape, dtype, layout="contiguous", device="cpu", specials=True, generator=None):
+    """Random normal values with NaN, +-inf, ties and denormals mixed in, in a layout:
+    contiguous, channels_last (4-d/5-d only; else contiguous) or strided (a view
+    with non-unit strides in every dim)."""
+    x = torch.randn(shape, generator=generator, dtype=torch.float64)
+    if specials:
+        u = torch.rand(shape, generator=generator, dtype=torch.float64)
+        x[u < 0.02] = float("nan")
+        x[(u >= 0.02) & (u < 0.04)] = float("inf")
+        x[(u >= 0.04) & (u < 0.07)] = -float("inf")
+        x[(u >= 0.07) & (u < 0.15)] = 0.5  # ties
+        x[(u >= 0.15) & (u < 0.18)] = tiny(dtype)
+        x[(u >= 0.18) & (u < 0.20)] = -tiny(dtype)
+    x = x.to(dtype).to(device)
+    if layout == "channels_last" and x.dim() in (4, 5):
+        fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+        x = x.contiguous(memory_format=fmt)
+    elif layout == "strided":
+        # every dim strided: a slice of a tensor twice as large, dims permuted back
+        big = torch.zeros([2 * s for s in shape], dtype=dtype, device=device)
+        view = big[tuple(slice(None, None, 2) for _ in shape)]
+        view.copy_(x)
+        x = view
+    return x
+
+
+def memory_format_of(t):
+    """The memory format of a dense 4-d or 5-d tensor (inputs and outputs alike)."""
+    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
+        return torch.channels_last
+    if t.dim() == 5 and t.is_contiguous(memory_format=torch.channels_last_3d) and not t.is_contiguous():
+        return torch.channels_last_3d
+    return torch.contiguous_format
+
+
+def assert_format(out, x, what):
+    """out is dense in x's memory format (a tensor with dims of size 1 may be both)."""
+    fmt = memory_format_of(x)
+    assert out.is_contiguous(memory_format=fmt), f"{what}: output strides {out.stride()} not in {fmt}"
+
+
+def tolerance(dtype):
+    """(rtol, atol) for averages and gradients, per dtype."""
+    return {torch.float32: (1e-5, 1e-6), torch.float64: (1e-12, 1e-12),
+            torch.float16: (2e-3, 2e-3), torch.bfloat16: (1.6e-2, 1e-2)}[dtype]
+
+
+def assert_same(ours, ref, what):
+    """Exact equality, NaN equal to NaN (max values, indices, shapes)."""
+    assert ours.shape == ref.shape, f"{what}: shape {tuple(ours.shape)} != {tuple(ref.shape)}"
+    assert ours.dtype == ref.dtype, f"{what}: dtype {ours.dtype} != {ref.dtype}"
+    if ours.is_floating_point():
+        same = (ours == ref) | (ours.isnan() & ref.isnan())
+    else:
+        same = ours == ref
+    if not bool(same.all()):
+        bad = (~same).nonzero()[0].tolist()
+        raise AssertionError(f"{what}: first mismatch at {bad}: {ours[tuple(bad)].item()} != "
+                             f"{ref[tuple(bad)].item()} ({int((~same).sum())} mismatches)")
+
+
+def assert_close(ours, ref, dtype, what, scale=1.0):
+    rtol, atol = tolerance(dtype)
+    assert ours.shape == ref.shape, f"{what}: shape {tuple(ours.shape)} != {tuple(ref.shape)}"
+    torch.testing.assert_close(ours.double(), ref.double(), rtol=rtol * scale, atol=atol * scale,
+                               equal_nan=True, msg=lambda m: f"{what}: {m}")

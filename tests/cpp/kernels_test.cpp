@@ -1,0 +1,246 @@
+// Every CPU level's raw kernels against the scalar level's, on random data with NaN,
+// +-inf, ties and denormals, for every family, layout, dtype and a spread of window
+// geometries: the levels must agree bit for bit. No torch and no tensor: the kernels
+// take raw pointers.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "torchpool/cpu/capability.h"
+#include "torchpool/cpu/kernel.h"
+#include "torchpool/ops/cpu/isa/avg_pool.h"
+#include "torchpool/ops/cpu/isa/max_pool.h"
+
+using namespace torchpool;
+using namespace torchpool::cpu;
+
+namespace {
+
+const int kSize[] = {4, 8, 2, 2};  // bytes per element, by DType
+
+// The levels this CPU can run, besides scalar.
+std::vector<Level> wide_levels() {
+  std::vector<Level> v;
+  for (Level l : {Level::avx2, Level::avx512})
+    if (compiled(l) && int(l) <= int(supported_level())) v.push_back(l);
+  return v;
+}
+
+// Random elements of a dtype, bit patterns with NaN, +-inf, ties and denormals.
+std::vector<uint8_t> random_data(DType t, int64_t n, std::mt19937& rng) {
+  std::vector<uint8_t> buf(size_t(n) * kSize[int(t)]);
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int64_t i = 0; i < n; ++i) {
+    double v = normal(rng), r = u(rng);
+    if (r < 0.03) v = NAN;
+    else if (r < 0.06) v = INFINITY;
+    else if (r < 0.09) v = -INFINITY;
+    else if (r < 0.2) v = 0.5;
+    else if (r < 0.23) v = t == DType::f64 ? 1e-310 : 1e-40;
+    uint8_t* p = buf.data() + i * kSize[int(t)];
+    if (t == DType::f64) {
+      std::memcpy(p, &v, 8);
+    } else {
+      float f = float(v);
+      uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      if (t == DType::f32) std::memcpy(p, &f, 4);
+      if (t == DType::bf16) {
+        uint16_t h = uint16_t(bits >> 16);  // any bit pattern is a bfloat16
+        std::memcpy(p, &h, 2);
+      }
+      if (t == DType::f16) {
+        // a half of the same rough magnitude, or a special
+        uint16_t h = std::isnan(v) ? 0x7E00 : std::isinf(v) ? (v > 0 ? 0x7C00 : 0xFC00)
+                     : r < 0.23 && r >= 0.2 ? 0x0001 : uint16_t((bits >> 16 & 0x8000) | (rng() & 0x3FFF) | 0x3000);
+        std::memcpy(p, &h, 2);
+      }
+    }
+  }
+  return buf;
+}
+
+Geometry geometry(int64_t N, int64_t C, std::vector<int64_t> in, std::vector<int64_t> k,
+                  std::vector<int64_t> s, std::vector<int64_t> p, std::vector<int64_t> d, bool ceil) {
+  Geometry g;
+  g.batch = N;
+  g.channels = C;
+  g.spatial = int(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    Dim& dm = g.dim[3 - in.size() + i];
+    dm.in = in[i];
+    dm.k = k[i];
+    dm.s = s[i];
+    dm.p = p[i];
+    dm.d = d[i];
+    dm.out = pool_out_size(in[i], k[i], s[i], p[i], d[i], ceil);
+  }
+  return g;
+}
+
+struct Case {
+  std::string name;
+  Geometry g;
+};
+
+std::vector<Case> cases() {
+  return {
+      {"2d 2x2 s2", geometry(2, 19, {9, 70}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false)},
+      {"2d 3x3 s2 p1", geometry(1, 70, {11, 37}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, false)},
+      {"2d 3x3 s1 p1 ceil", geometry(2, 5, {13, 45}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, true)},
+      {"2d 3x2 s(2,3) d2", geometry(1, 17, {12, 50}, {3, 2}, {2, 3}, {1, 1}, {2, 2}, true)},
+      {"1d k4 s3", geometry(3, 33, {101}, {4}, {3}, {2}, {1}, true)},
+      {"3d 2x2x2", geometry(2, 16, {6, 9, 40}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, false)},
+      {"3d 3x1x3 s(1,2,1) p1", geometry(1, 65, {5, 6, 35}, {3, 1, 3}, {1, 2, 1}, {1, 0, 1}, {1, 1, 1}, false)},
+  };
+}
+
+bool is_nan(DType t, const uint8_t* p) {
+  uint64_t b = 0;
+  std::memcpy(&b, p, size_t(kSize[int(t)]));
+  switch (t) {
+    case DType::f64:
+      return (b & 0x7FFFFFFFFFFFFFFFull) > 0x7FF0000000000000ull;
+    case DType::f32:
+      return (b & 0x7FFFFFFFu) > 0x7F800000u;
+    case DType::f16:
+      return (b & 0x7FFFu) > 0x7C00u;
+    default:
+      return (b & 0x7FFFu) > 0x7F80u;
+  }
+}
+
+// The first element whose bits differ, NaN matching any NaN (a compiler may commute
+// the operands of an addition, and with them which NaN's payload survives); or -1.
+int64_t first_difference(DType t, const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  const int sz = kSize[int(t)];
+  for (size_t i = 0; i < a.size(); i += size_t(sz)) {
+    if (std::memcmp(&a[i], &b[i], size_t(sz)) == 0) continue;
+    if (is_nan(t, &a[i]) && is_nan(t, &b[i])) continue;
+    return int64_t(i) / sz;
+  }
+  return -1;
+}
+
+// Runs `fn` over all its work items and returns the bytes it wrote.
+std::vector<uint8_t> run(KernelFn fn, KernelArgs a, int64_t items, std::vector<uint8_t>& out,
+                         std::vector<int64_t>* idx) {
+  std::memset(out.data(), 0xA5, out.size());  // poison: every element must be written
+  if (idx) std::fill(idx->begin(), idx->end(), -7);
+  std::vector<float> scratch(size_t(scratch_bytes(a) / 4 + 1));
+  a.scratch = scratch.data();
+  fn(a, 0, items);
+  return out;
+}
+
+void compare_levels(const std::string& what, DType t, Layout l, const Geometry& g,
+                    const std::function<KernelFn(Level)>& kernel, bool backward, bool indices,
+                    const void* params) {
+  std::mt19937 rng(1234);
+  const int64_t in_n = g.planes() * g.in_plane(), out_n = g.planes() * g.out_plane();
+  std::vector<uint8_t> input = random_data(t, in_n, rng), grad = random_data(t, out_n, rng);
+  std::vector<int64_t> route_idx(static_cast<size_t>(out_n));
+  for (auto& i : route_idx) i = int64_t(rng() % uint64_t(g.in_plane()));
+  KernelArgs a;
+  a.g = g;
+  a.dtype = t;
+  a.layout = l;
+  a.params = params;
+  a.cblock = 16;
+  int64_t bad[2] = {0, 0};
+  a.bad_index = bad;
+  std::vector<uint8_t> ref_out, out(static_cast<size_t>((backward ? in_n : out_n) * kSize[int(t)]));
+  std::vector<int64_t> ref_idx, idx(static_cast<size_t>(out_n));
+  for (int64_t bands : {int64_t(1), int64_t(3)}) {
+    a.bands = backward ? std::min<int64_t>(bands, g.dim[0].in * g.dim[1].in) : 1;
+    if (backward) {
+      a.input = input.data();
+      a.grad_output = grad.data();
+      a.grad_indices = route_idx.data();
+      a.grad_input = out.data();
+    } else {
+      a.input = input.data();
+      a.output = out.data();
+      a.indices = indices ? idx.data() : nullptr;
+    }
+    const int64_t items = backward ? backward_items(a) : forward_items(a);
+    ref_out = run(kernel(Level::scalar), a, items, out, indices ? &idx : nullptr);
+    ref_idx = idx;
+    for (Level lv : wide_levels()) {
+      std::vector<uint8_t> got = run(kernel(lv), a, items, out, indices ? &idx : nullptr);
+      const int64_t first = first_difference(t, got, ref_out);
+      INFO(what << " (dtype " << int(t) << ", layout " << int(l) << ") at " << level_name(lv)
+                << " vs scalar, bands " << a.bands << ": first difference at element " << first);
+      REQUIRE(first == -1);
+      if (indices) REQUIRE(idx == ref_idx);
+    }
+  }
+  REQUIRE(bad[0] == 0);
+}
+
+}  // namespace
+
+TEST_CASE("levels agree: max_pool forward, values and indices") {
+  for (const Case& c : cases())
+    for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16})
+      for (Layout l : {Layout::contiguous, Layout::channels_last})
+        for (bool with_idx : {false, true})
+          compare_levels("max_pool " + c.name, t, l, c.g,
+                         [&](Level lv) {
+                           const MaxPoolKernels& k = max_pool_kernels(lv);
+                           return (with_idx ? k.forward_indices : k.forward).get(l, t);
+                         },
+                         false, with_idx, nullptr);
+}
+
+TEST_CASE("levels agree: max_pool backward (the routing core)") {
+  for (const Case& c : cases())
+    for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16})
+      for (Layout l : {Layout::contiguous, Layout::channels_last})
+        compare_levels("max_pool backward " + c.name, t, l, c.g,
+                       [&](Level lv) { return max_pool_kernels(lv).backward.get(l, t); }, true,
+                       false, nullptr);
+}
+
+TEST_CASE("levels agree: avg_pool forward and backward") {
+  for (const Case& c : cases()) {
+    if (c.g.dim[0].d != 1 || c.g.dim[1].d != 1 || c.g.dim[2].d != 1) continue;  // no dilation
+    for (AvgPoolParams prm : {AvgPoolParams{true, 0}, AvgPoolParams{false, 0}, AvgPoolParams{true, 3}})
+      for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16})
+        for (Layout l : {Layout::contiguous, Layout::channels_last})
+          for (bool bwd : {false, true})
+            compare_levels("avg_pool " + c.name + (bwd ? " backward" : ""), t, l, c.g,
+                           [&](Level lv) {
+                             const AvgPoolKernels& k = avg_pool_kernels(lv);
+                             return (bwd ? k.backward : k.forward).get(l, t);
+                           },
+                           bwd, false, &prm);
+  }
+}
+
+TEST_CASE("the routing core reports an index outside the plane") {
+  Geometry g = geometry(1, 2, {4, 4}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false);
+  std::vector<float> gout(8, 1.0f), gin(32);
+  std::vector<int64_t> idx(8, 3);
+  idx[5] = 16;  // one past the plane
+  KernelArgs a;
+  a.g = g;
+  a.grad_output = gout.data();
+  a.grad_indices = idx.data();
+  a.grad_input = gin.data();
+  int64_t bad[2] = {0, 0};
+  a.bad_index = bad;
+  max_pool_kernels(Level::scalar).backward.get(Layout::contiguous, DType::f32)(a, 0, backward_items(a));
+  REQUIRE(bad[0] == 1);
+  REQUIRE(bad[1] == 16);
+  REQUIRE(gin[3] == 4.0f);   // plane 0: four sources name element 3
+  REQUIRE(gin[16 + 3] == 3.0f);  // plane 1: the bad one is skipped, not written
+}

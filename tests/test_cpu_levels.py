@@ -1,0 +1,47 @@
+"""The CPU parity tests under every CPU level: each level runs them in a subprocess
+with TORCHPOOL_CPU_CAPABILITY set (conftest.py checks the level took effect). The
+in-process run covers the best level; the others run here."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import torchpool
+
+HERE = Path(__file__).resolve().parent
+PARITY = ["test_max_pool.py", "test_avg_pool.py", "test_hypothesis.py", "test_gradcheck.py"]
+LEVELS = ["scalar", "avx2", "avx512"]
+
+
+def run_python(code, **env):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=600)
+
+
+@pytest.mark.skipif(bool(os.environ.get("TORCHPOOL_CPU_CAPABILITY")), reason="already under a forced level")
+@pytest.mark.parametrize("level", LEVELS)
+def test_parity_suite_under_level(level):
+    info = torchpool.build_info()
+    order = ["scalar", "avx2", "avx512"]
+    if level not in info["cpu_levels"] or order.index(level) > order.index(info["cpu_supported"]):
+        pytest.skip(f"{level} is not compiled or not supported by this CPU")
+    if level == torchpool.cpu_capability():
+        pytest.skip(f"{level} is the level of this process: the in-process tests cover it")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *PARITY],
+        cwd=HERE, capture_output=True, text=True, timeout=1800,
+        env={**os.environ, "TORCHPOOL_CPU_CAPABILITY": level})
+    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+    assert proc.returncode == 0, f"parity suite failed under {level}:\n{tail}"
+    assert " passed" in proc.stdout, tail
+
+
+def test_override_lowers_and_bad_values_are_ignored():
+    probe = "import torchpool; print(torchpool.cpu_capability())"
+    best = torchpool.build_info()["cpu_supported"]
+    r = run_python(probe, TORCHPOOL_CPU_CAPABILITY="scalar")
+    assert r.stdout.strip() == "scalar", r.stderr
+    r = run_python(probe, TORCHPOOL_CPU_CAPABILITY="bogus")
+    assert r.stdout.strip() == best and "ignoring TORCHPOOL_CPU_CAPABILITY=bogus" in r.stderr

@@ -1,0 +1,146 @@
+"""max_pool{1,2,3}d against torch.nn.functional: values and indices exactly, shapes,
+memory formats and gradients, over a grid of arguments, every dtype and layout, with
+NaN, +-inf, ties and denormals in the input."""
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import torchpool
+from conftest import DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input
+
+# Shapes that reach every path: long rows (vector packs along W, groups of rows)
+# with few channels, and many channels (channel packs, unrolled) on small planes.
+SHAPES = {
+    1: [(2, 5, 61), (3, 70, 9)],
+    2: [(2, 3, 13, 41), (2, 70, 7, 6)],
+    3: [(2, 3, 5, 9, 37), (1, 67, 4, 5, 3)],
+}
+KERNELS = {1: [1, 2, 3, 4], 2: [1, 2, 3, (3, 2)], 3: [1, 2, (2, 3, 1)]}
+STRIDES = {1: [None, 1, 2, 3], 2: [None, 1, 2, (2, 3)], 3: [None, 1, (2, 1, 3)]}
+
+
+def configs(nd):
+    for k, s, p, d, ceil in itertools.product(KERNELS[nd], STRIDES[nd], [0, 1], [1, 2], [False, True]):
+        yield dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
+
+
+def torch_ref(x, nd, **kw):
+    """torch's result on the contiguous input: torch's channels-last 3d path reports a
+    wrong index (no depth offset) for a window whose max is -inf. Reduced dtypes go
+    through float32 (torch lacks some of them on the CPU; max is exact either way)."""
+    try:
+        xr = (x if x.dtype in (torch.float32, torch.float64) else x.float()).contiguous()
+        out, idx = getattr(F, f"max_pool{nd}d")(xr, return_indices=True, **kw)
+        return out.to(x.dtype), idx
+    except RuntimeError:
+        return None
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_forward_backward(nd, dtype, layout, device):
+    gen = torch.Generator().manual_seed(hash((nd, str(dtype), layout)) % 2**31)
+    ours_fn = getattr(torchpool, f"max_pool{nd}d")
+    ref_fn = getattr(F, f"max_pool{nd}d")
+    checked = 0
+    for shape in SHAPES[nd]:
+        x = make_input(shape, dtype, layout, "cpu", generator=gen)
+        xd = x.to(device)
+        for kw in configs(nd):
+            ref = torch_ref(x, nd, **kw)
+            what = f"max_pool{nd}d{tuple(shape)} {dtype} {layout} {kw}"
+            if ref is None:
+                with pytest.raises(RuntimeError):
+                    ours_fn(xd, **kw)
+                continue
+            try:
+                out, idx = ours_fn(xd, return_indices=True, **kw)
+            except RuntimeError as e:
+                # torchpool rejects windows that hold only padding (torch returns an
+                # index outside the plane for them); torch's result shows one.
+                assert "holds only padding" in str(e), what
+                plane = torch.tensor(shape[2:]).prod()
+                assert bool((ref[1] >= plane).any()) or bool(ref[0].isneginf().any()), what
+                continue
+            assert_same(out.cpu(), ref[0], what + " values")
+            assert_same(idx.cpu(), ref[1], what + " indices")
+            assert_same(ours_fn(xd, **kw).cpu(), ref[0], what + " values (no indices)")
+            if x.dim() in (4, 5) and layout != "strided":
+                assert_format(out, x, what)
+                assert_format(idx, x, what + " indices")
+            # gradients: each grad_output element to its index, summed where windows overlap
+            xg = xd.detach().requires_grad_()
+            g = torch.randn(ref[0].shape, generator=gen).to(dtype)
+            ours_fn(xg, **kw).backward(g.to(device))
+            if dtype in (torch.float32, torch.float64):
+                xr = x.detach().contiguous().requires_grad_()
+                ref_fn(xr, **kw).backward(g)
+                assert_same(xg.grad.cpu(), xr.grad, what + " grad")
+            else:  # torch sums in the reduced dtype; compare with an exact sum
+                xr = x.detach().double().contiguous().requires_grad_()
+                ref_fn(xr, **kw).backward(g.double())
+                assert_close(xg.grad.cpu(), xr.grad.to(dtype), dtype, what + " grad")
+            checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("device", devices())
+def test_unbatched_and_empty_batch(device):
+    x = make_input((4, 9, 10), torch.float32, device=device)
+    out, idx = torchpool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    ref = F.max_pool2d(x.cpu(), 3, 2, 1, return_indices=True)
+    assert_same(out.cpu(), ref[0], "unbatched values")
+    assert_same(idx.cpu(), ref[1], "unbatched indices")
+    empty = torch.empty(0, 4, 9, 10, device=device)
+    out, idx = torchpool.max_pool2d(empty, 2, return_indices=True)
+    assert out.shape == (0, 4, 4, 5) and idx.shape == (0, 4, 4, 5)
+
+
+def test_all_negative_infinity_windows_report_first_element():
+    x = torch.full((1, 1, 4, 4), -float("inf"))
+    out, idx = torchpool.max_pool2d(x, 3, 1, 1, return_indices=True)
+    ref = F.max_pool2d(x, 3, 1, 1, return_indices=True)
+    assert_same(out, ref[0], "values")
+    assert_same(idx, ref[1], "indices")
+    assert idx[0, 0, 0, 0].item() == 0  # the window's first element inside the input
+
+
+def test_nan_wins_and_last_nan_is_kept():
+    x = torch.tensor([[[1.0, float("nan"), 3.0, float("nan"), 2.0]]])
+    out, idx = torchpool.max_pool1d(x, 5, return_indices=True)
+    assert out.isnan().all() and idx.item() == 3
+
+
+def test_window_of_padding_only_is_rejected():
+    x = torch.randn(1, 1, 1)
+    with pytest.raises(RuntimeError, match="holds only padding"):
+        torchpool.max_pool1d(x, 2, 3, 1, 2, True)
+
+
+def test_backward_is_deterministic_across_thread_counts():
+    x = make_input((2, 5, 33, 47), torch.float32, specials=False)
+    outs = []
+    for threads in (1, 2, 3):
+        old = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            xg = x.clone().requires_grad_()
+            torchpool.max_pool2d(xg, 3, 1, 1).backward(torch.ones(2, 5, 33, 47))
+            outs.append(xg.grad)
+        finally:
+            torch.set_num_threads(old)
+    assert all(torch.equal(outs[0], o) for o in outs[1:])
+
+
+def test_backward_rejects_bad_indices():
+    x = torch.randn(1, 2, 4, 4)
+    g = torch.ones(1, 2, 2, 2)
+    bad = torch.full((1, 2, 2, 2), 16, dtype=torch.long)
+    with pytest.raises(RuntimeError, match="index 16 is out of range"):
+        torch.ops.torchpool.max_pool2d_backward(g, x, bad, [2, 2], [2, 2], [0, 0], [1, 1], False)
+    with pytest.raises(RuntimeError, match="indices must have size"):
+        torch.ops.torchpool.max_pool2d_backward(g, x, bad[..., :1], [2, 2], [2, 2], [0, 0], [1, 1], False)

@@ -1,0 +1,62 @@
+"""Every op passes torch.library.opcheck (schema, autograd registration, fake
+tensors, AOT dispatch), and torchpool works under torch.compile(fullgraph=True)."""
+import pytest
+import torch
+
+import torchpool
+
+ops = torch.ops.torchpool
+
+
+def samples():
+    """(op, args) for every op of the max and avg families, 1d/2d/3d, both layouts."""
+    out = []
+    for nd in (1, 2, 3):
+        shape = (2, 3) + (7, 6, 5)[:nd]
+        k, s, p, d = [3] * nd, [2] * nd, [1] * nd, [1] * nd
+        for cl in ([False, True] if nd > 1 else [False]):
+            fmt = torch.channels_last if nd == 2 else torch.channels_last_3d
+            for rg in (False, True):
+                x = torch.randn(shape, dtype=torch.float64)
+                if cl:
+                    x = x.contiguous(memory_format=fmt)
+                x.requires_grad_(rg)
+                mp = getattr(ops, f"max_pool{nd}d")
+                mpi = getattr(ops, f"max_pool{nd}d_with_indices")
+                ap = getattr(ops, f"avg_pool{nd}d")
+                out += [(mp.default, (x, k, s, p, d, False)),
+                        (mpi.default, (x, k, s, p, d, True)),
+                        (ap.default, (x, k, s, p, False, True, None)),
+                        (ap.default, (x, k, s, p, True, False, 2))]
+                y, idx = mpi(x.detach(), k, s, p, d, False)
+                g = torch.randn_like(y).requires_grad_(rg)
+                out += [(getattr(ops, f"max_pool{nd}d_backward").default,
+                         (g, x.detach(), idx, k, s, p, d, False)),
+                        (getattr(ops, f"avg_pool{nd}d_backward").default,
+                         (g, x.detach(), k, s, p, False, True, None))]
+    return out
+
+
+@pytest.mark.parametrize("op,args", samples(), ids=lambda v: str(v) if not isinstance(v, tuple) else "")
+def test_opcheck(op, args):
+    torch.library.opcheck(op, args)
+
+
+def _model(x):
+    a = torchpool.max_pool2d(x, 3, 2, 1)
+    b = torchpool.avg_pool2d(a, 2, 1, ceil_mode=True, count_include_pad=False)
+    c, i = torchpool.max_pool2d(x, 2, return_indices=True)
+    return b.square().sum() + c.sum() + i.float().mean()
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_compile_fullgraph(backend):
+    torch._dynamo.reset()
+    x = torch.randn(2, 4, 11, 13, requires_grad=True)
+    eager = _model(x)
+    (gx_eager,) = torch.autograd.grad(eager, x)
+    compiled = torch.compile(_model, fullgraph=True, backend=backend)
+    got = compiled(x)
+    (gx,) = torch.autograd.grad(got, x)
+    torch.testing.assert_close(got, eager)
+    torch.testing.assert_close(gx, gx_eager)
