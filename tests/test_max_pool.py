@@ -142,5 +142,9 @@ def test_backward_rejects_bad_indices():
     bad = torch.full((1, 2, 2, 2), 16, dtype=torch.long)
     with pytest.raises(RuntimeError, match="index 16 is out of range"):
         torch.ops.torchpool.max_pool2d_backward(g, x, bad, [2, 2], [2, 2], [0, 0], [1, 1], False)
+    inside = torch.tensor([0, 2, 8, 10]).repeat(2).reshape(1, 2, 2, 2)
+    inside[0, 1, 0, 1] = 9  # in the plane, outside the rows of its window
+    with pytest.raises(RuntimeError, match="index 9 lies outside the window"):
+        torch.ops.torchpool.max_pool2d_backward(g, x, inside, [2, 2], [2, 2], [0, 0], [1, 1], False)
     with pytest.raises(RuntimeError, match="indices must have size"):
         torch.ops.torchpool.max_pool2d_backward(g, x, bad[..., :1], [2, 2], [2, 2], [0, 0], [1, 1], False)

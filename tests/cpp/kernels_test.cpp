@@ -147,14 +147,24 @@ void compare_levels(const std::string& what, DType t, Layout l, const Geometry& 
   std::mt19937 rng(1234);
   const int64_t in_n = g.planes() * g.in_plane(), out_n = g.planes() * g.out_plane();
   std::vector<uint8_t> input = random_data(t, in_n, rng), grad = random_data(t, out_n, rng);
+  // Indices to route by: those of the scalar max-pool forward on the same input.
   std::vector<int64_t> route_idx(static_cast<size_t>(out_n));
-  for (auto& i : route_idx) i = int64_t(rng() % uint64_t(g.in_plane()));
+  {
+    std::vector<uint8_t> values(static_cast<size_t>(out_n * kSize[int(t)]));
+    KernelArgs f;
+    f.g = g;
+    f.dtype = t;
+    f.layout = l;
+    f.input = input.data();
+    f.output = values.data();
+    f.indices = route_idx.data();
+    max_pool_kernels(Level::scalar).forward_indices.get(l, t)(f, 0, forward_items(f));
+  }
   KernelArgs a;
   a.g = g;
   a.dtype = t;
   a.layout = l;
   a.params = params;
-  a.cblock = 16;
   int64_t bad[2] = {0, 0};
   a.bad_index = bad;
   std::vector<uint8_t> ref_out, out(static_cast<size_t>((backward ? in_n : out_n) * kSize[int(t)]));
@@ -226,11 +236,10 @@ TEST_CASE("levels agree: avg_pool forward and backward") {
   }
 }
 
-TEST_CASE("the routing core reports an index outside the plane") {
+TEST_CASE("routing by windows reports an index outside its window's rows or the plane") {
   Geometry g = geometry(1, 2, {4, 4}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false);
   std::vector<float> gout(8, 1.0f), gin(32);
-  std::vector<int64_t> idx(8, 3);
-  idx[5] = 16;  // one past the plane
+  std::vector<int64_t> idx = {0, 2, 8, 10, 0, 2, 8, 10};  // each window's first element
   KernelArgs a;
   a.g = g;
   a.grad_output = gout.data();
@@ -238,9 +247,28 @@ TEST_CASE("the routing core reports an index outside the plane") {
   a.grad_input = gin.data();
   int64_t bad[2] = {0, 0};
   a.bad_index = bad;
-  max_pool_kernels(Level::scalar).backward.get(Layout::contiguous, DType::f32)(a, 0, backward_items(a));
-  REQUIRE(bad[0] == 1);
-  REQUIRE(bad[1] == 16);
-  REQUIRE(gin[3] == 4.0f);   // plane 0: four sources name element 3
-  REQUIRE(gin[16 + 3] == 3.0f);  // plane 1: the bad one is skipped, not written
+  for (Level lv : {Level::scalar, Level::avx2, Level::avx512}) {
+    if (!compiled(lv) || int(lv) > int(supported_level())) continue;
+    KernelFn fn = max_pool_kernels(lv).backward.get(Layout::contiguous, DType::f32);
+    for (int64_t bands : {1, 2}) {
+      a.bands = bands;
+      idx[5] = 2;
+      fn(a, 0, backward_items(a));
+      REQUIRE(bad[0] == 0);
+      REQUIRE((gin[0] == 1.0f && gin[10] == 1.0f && gin[16 + 2] == 1.0f));
+      idx[5] = 4;  // the window's rows, another column: routed as given, as torch does
+      fn(a, 0, backward_items(a));
+      REQUIRE(bad[0] == 0);
+      REQUIRE((gin[16 + 4] == 1.0f && gin[16 + 2] == 0.0f));
+      idx[5] = 9;  // a row outside output 1's window: reported, never written
+      fn(a, 0, backward_items(a));
+      REQUIRE((bad[0] == 2 && bad[1] == 9));
+      REQUIRE(gin[16 + 9] == 0.0f);
+      bad[0] = 0;
+      idx[5] = 16;  // outside the plane
+      fn(a, 0, backward_items(a));
+      REQUIRE((bad[0] == 1 && bad[1] == 16));
+      bad[0] = 0;
+    }
+  }
 }

@@ -34,9 +34,9 @@ struct KernelArgs {
   void* grad_input = nullptr;
   const int64_t* grad_indices = nullptr;  // indices a backward routes by
   const void* params = nullptr;   // the family's own parameters
-  int64_t bands = 1;              // backward (contiguous): row bands per plane
-  int64_t cblock = 0;             // backward (channels-last): channels per work item
-  int64_t* bad_index = nullptr;   // routing: {1, index} when an index is outside its plane
+  int64_t bands = 1;              // backward: bands of input rows per plane (or batch element)
+  bool disjoint_windows = false;  // routing: no two windows share an element
+  int64_t* bad_index = nullptr;   // routing: {kind, index} of an index it cannot route
   void* scratch = nullptr;        // per call of a backward kernel: scratch_bytes()
 };
 
@@ -52,18 +52,27 @@ struct KernelSet {
 // The work items of the shared traversals.
 //  forward, contiguous:    output rows   (planes * out_d * out_h)
 //  forward, channels-last: output pixels (batch * out_plane), all channels each
-//  backward, contiguous:   planes * bands; a band is a range of input rows
-//  backward, channels-last: batch * ceil(channels / cblock)
+//  backward (both layouts): a band of input rows of one group, a group being a plane
+//    (contiguous) or a batch element with all its channels (channels-last). Items
+//    write disjoint parts of grad_input, each sum in one fixed order.
 TP_INLINE int64_t forward_items(const KernelArgs& a) {
   const Geometry& g = a.g;
   return a.layout == Layout::contiguous ? g.planes() * g.dim[0].out * g.dim[1].out
                                         : g.batch * g.out_plane();
 }
-TP_INLINE int64_t backward_items(const KernelArgs& a) {
-  const Geometry& g = a.g;
-  return a.layout == Layout::contiguous
-             ? g.planes() * a.bands
-             : g.batch * ((g.channels + a.cblock - 1) / a.cblock);
+TP_INLINE int64_t band_groups(const KernelArgs& a) {
+  return a.layout == Layout::contiguous ? a.g.planes() : a.g.batch;
+}
+// Elements per input position within a group: 1, or the channels of a pixel.
+TP_INLINE int64_t group_lanes(const KernelArgs& a) {
+  return a.layout == Layout::contiguous ? 1 : a.g.channels;
+}
+TP_INLINE int64_t backward_items(const KernelArgs& a) { return band_groups(a) * a.bands; }
+// Rows [r0, r1) of band b (rows count t * in_h + h).
+TP_INLINE void band_rows(const KernelArgs& a, int64_t b, int64_t& r0, int64_t& r1) {
+  const int64_t rows = a.g.dim[0].in * a.g.dim[1].in;
+  r0 = b * rows / a.bands;
+  r1 = (b + 1) * rows / a.bands;
 }
 
 // A backward kernel of a reduced dtype accumulates each work item in float scratch
@@ -71,11 +80,8 @@ TP_INLINE int64_t backward_items(const KernelArgs& a) {
 TP_INLINE int64_t scratch_bytes(const KernelArgs& a) {
   if (a.dtype != DType::f16 && a.dtype != DType::bf16) return 0;
   const Geometry& g = a.g;
-  if (a.layout == Layout::contiguous) {
-    const int64_t rows = g.dim[0].in * g.dim[1].in;
-    return int64_t(sizeof(float)) * ((rows + a.bands - 1) / a.bands) * g.dim[2].in;
-  }
-  return int64_t(sizeof(float)) * g.in_plane() * a.cblock;
+  const int64_t rows = g.dim[0].in * g.dim[1].in;
+  return int64_t(sizeof(float)) * ((rows + a.bands - 1) / a.bands) * g.dim[2].in * group_lanes(a);
 }
 
 }  // namespace cpu

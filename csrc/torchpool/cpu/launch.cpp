@@ -22,7 +22,9 @@ namespace {
 int64_t window_size(const Geometry& g) { return g.dim[0].k * g.dim[1].k * g.dim[2].k; }
 
 // Enough work per task that threading pays: about 64k element visits.
-int64_t grain(int64_t visits_per_item) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, visits_per_item)); }
+int64_t grain(int64_t visits_per_item) {
+  return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, visits_per_item));
+}
 
 }  // namespace
 
@@ -38,23 +40,22 @@ void run_backward(KernelFn fn, KernelArgs a, const char* op) {
   const Geometry& g = a.g;
   if (g.planes() == 0) return;
   const int64_t threads = at::get_num_threads();
+  // Bands of input rows: few enough that each item's accumulator (its rows, all
+  // channels of a channels-last pixel) stays in L2, and enough items for the threads.
   const int64_t rows = g.dim[0].in * g.dim[1].in;
-  // Split planes into bands of rows only when there are too few planes to go round.
-  a.bands = g.planes() >= 2 * threads ? 1 : std::min<int64_t>(rows, (4 * threads + g.planes() - 1) / g.planes());
-  // Channels-last: blocks of channels (multiples of 16) when batch elements are few,
-  // and small enough that a reduced dtype's float scratch stays in cache.
-  const int64_t C = g.channels;
-  int64_t blocks = g.batch >= 2 * threads ? 1 : (4 * threads + g.batch - 1) / g.batch;
-  int64_t cblock = (C + blocks - 1) / blocks;
-  const bool reduced = a.dtype == DType::f16 || a.dtype == DType::bf16;
-  while (reduced && cblock > 16 && g.in_plane() * cblock * 4 > (int64_t(4) << 20)) cblock /= 2;
-  a.cblock = std::min(C, std::max<int64_t>(16, (cblock + 15) / 16 * 16));
+  const int64_t acc_bytes = rows * g.dim[2].in * group_lanes(a) * (a.dtype == DType::f64 ? 8 : 4);
+  const int64_t groups = band_groups(a);
+  const int64_t for_cache = (acc_bytes + (int64_t(1) << 20) - 1) >> 20;
+  const int64_t for_threads = groups >= 2 * threads ? 1 : (4 * threads + groups - 1) / groups;
+  a.bands = std::max<int64_t>(1, std::min(rows, std::max(for_cache, for_threads)));
+  a.disjoint_windows = true;
+  for (const Dim& d : g.dim) a.disjoint_windows = a.disjoint_windows && (d.k - 1) * d.d + 1 <= d.s;
 
-  int64_t bad[2] = {0, 0};  // set by a kernel that met an index outside its plane
+  int64_t bad[2] = {0, 0};  // set by a kernel that met an index it cannot route
   a.bad_index = bad;
   const int64_t items = backward_items(a);
-  const int64_t per_item = (a.layout == Layout::contiguous ? g.out_plane() / a.bands : g.out_plane() * a.cblock) *
-                           window_size(g);
+  const int64_t per_item =
+      std::max<int64_t>(1, g.out_plane() * group_lanes(a) * window_size(g) / a.bands);
   const int64_t scratch = scratch_bytes(a);
   at::parallel_for(0, items, grain(per_item), [&](int64_t b, int64_t e) {
     std::vector<float> buf(size_t(scratch + 3) / 4);
@@ -62,8 +63,10 @@ void run_backward(KernelFn fn, KernelArgs a, const char* op) {
     local.scratch = buf.data();
     fn(local, b, e);
   });
-  TORCH_CHECK(bad[0] == 0, op, ": index ", bad[1], " is out of range for a plane of ", g.in_plane(),
-              " elements");
+  TORCH_CHECK(bad[0] != 1, op, ": index ", bad[1], " is out of range for a plane of ",
+              g.in_plane(), " elements");
+  TORCH_CHECK(bad[0] != 2, op, ": index ", bad[1],
+              " lies outside the window of its output; indices must come from the forward");
 }
 
 }  // namespace cpu

@@ -42,15 +42,23 @@ struct PixelWindow : PackPlace<P> {
   }
   TP_INLINE I first_index() const { return P::iset1((td.first * hin + th.first) * win + tw.first); }
 
-  // Adds f(x, index) to acc[sp * astride] for every element sp of the window.
+  // Adds f(x, index) to the elements of the window in rows [r0, r1) of the group
+  // (row = t*hin + h): acc holds those rows, `channels` floats per position.
   template <bool NeedX, class T, class Fn>
-  TP_INLINE void scatter(T* acc, int64_t astride, Fn&& f) const {
-    visit_positions([&](int64_t sp) {
-      F x{};
-      if constexpr (NeedX) x = load(base + sp * channels);
-      const F c = f(x, P::iset1(sp));
-      each_part<P>(c, [&](int u, const auto& v) { B::acc_add(acc + sp * astride + u * B::N, v); });
-    });
+  TP_INLINE void scatter(T* acc, int64_t r0, int64_t r1, Fn&& f) const {
+    for (int64_t i = 0; i < td.count; ++i)
+      for (int64_t k = 0; k < th.count; ++k) {
+        const int64_t r = (td.first + i * td.step) * hin + th.first + k * th.step;
+        if (r < r0 || r >= r1) continue;
+        for (int64_t j = 0; j < tw.count; ++j) {
+          const int64_t sp = r * win + tw.first + j * tw.step;
+          F x{};
+          if constexpr (NeedX) x = load(base + sp * channels);
+          const F c = f(x, P::iset1(sp));
+          T* q = acc + (sp - r0 * win) * channels;
+          each_part<P>(c, [&](int u, const auto& v) { B::acc_add(q + u * B::N, v); });
+        }
+      }
   }
 };
 
@@ -131,8 +139,9 @@ void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
 }
 
 // Backward by scattering each output pixel's contributions over its window. A work
-// item is a block of channels of one batch element: items never share an element,
-// and each element's sum is formed in output scan order whatever the thread count.
+// item is a band of input rows of one batch element with all its channels: items never
+// share an element, and each element's sum is formed in output scan order whatever
+// the thread count.
 template <template <class> class R, class S>
 void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   using T = typename PacksFor<S>::T;
@@ -141,36 +150,34 @@ void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   const Geometry& g = a.g;
   const R<typename PacksFor<S>::Multi> rm(a);
   const R<typename PacksFor<S>::Wide> rw(a);
-  const R<typename PacksFor<S>::One> r1(a);
+  const R<typename PacksFor<S>::One> r1o(a);
   const S* in = static_cast<const S*>(a.input);
   const S* gout = static_cast<const S*>(a.grad_output);
   S* gin = static_cast<S*>(a.grad_input);
-  const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
-  const int64_t blocks = (C + a.cblock - 1) / a.cblock;
+  const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane(), W = g.dim[2].in;
   const TapTables tt(g);
   for (int64_t item = begin; item < end; ++item) {
-    const int64_t n = item / blocks, c0 = (item % blocks) * a.cblock;
-    const int64_t c1 = c0 + a.cblock < C ? c0 + a.cblock : C;
-    // acc[sp * astride + c - c0] accumulates channel c of input pixel sp.
-    T* acc = direct ? reinterpret_cast<T*>(gin) + n * in_plane * C + c0 : static_cast<T*>(a.scratch);
-    const int64_t astride = direct ? C : c1 - c0;
-    for (int64_t sp = 0; sp < in_plane; ++sp)
-      std::memset(static_cast<void*>(acc + sp * astride), 0, sizeof(T) * (c1 - c0));
+    const int64_t n = item / a.bands;
+    int64_t r0, r1;
+    band_rows(a, item % a.bands, r0, r1);
+    // acc[((r - r0) * W + w) * C + c]: channel c of input pixel (r, w) of the band
+    T* acc = direct ? reinterpret_cast<T*>(gin) + (n * in_plane + r0 * W) * C : static_cast<T*>(a.scratch);
+    std::memset(static_cast<void*>(acc), 0, sizeof(T) * (r1 - r0) * W * C);
     const S* ib = in ? in + n * in_plane * C : nullptr;
-    PixelCursor cur(g, 0);
-    for (int64_t o = 0; o < out_plane; ++o, cur.next()) {
-      const S* go = gout + (n * out_plane + o) * C;
-      channel_packs<S>(c0, c1, rm, rw, r1, [&](auto tag, const auto& red, int64_t c) {
-        using P = decltype(tag);
-        const auto w = pixel_window<P, S>(g, tt, cur, ib ? ib + c : nullptr, (n * C + c) * out_plane + o);
-        const auto st = red.prep(w, w.load_out(go + c));
-        w.template scatter<need_x>(acc + (c - c0), astride,
-                                   [&](auto x, auto i) { return red.contrib(st, x, i); });
-      });
-    }
-    if (!direct)
-      for (int64_t sp = 0; sp < in_plane; ++sp)
-        narrow_all(gin + (n * in_plane + sp) * C + c0, acc + sp * (c1 - c0), c1 - c0);
+    rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps&, int64_t, int64_t) {
+      PixelCursor cur(g, prow * g.dim[2].out);
+      for (int64_t ow = 0; ow < g.dim[2].out; ++ow, cur.next()) {
+        const int64_t o = prow * g.dim[2].out + ow;
+        channel_packs<S>(0, C, rm, rw, r1o, [&](auto tag, const auto& red, int64_t c) {
+          using P = decltype(tag);
+          auto w = pixel_window<P, S>(g, tt, cur, ib ? ib + c : nullptr, (n * C + c) * out_plane + o);
+          w.out_off = (n * out_plane + o) * C + c;
+          const auto st = red.prep(w, w.load_out(gout));
+          w.template scatter<need_x>(acc + c, r0, r1, [&](auto x, auto i) { return red.contrib(st, x, i); });
+        });
+      }
+    });
+    if (!direct) narrow_all(gin + (n * in_plane + r0 * W) * C, acc, (r1 - r0) * W * C);
   }
 }
 

@@ -16,6 +16,7 @@
 // outputs' linear indices (lin, lin_step between lanes, lin_sub between parts).
 
 #include <cstring>
+#include <utility>
 
 #include "torchpool/cpu/vec/vec.h"
 
@@ -36,17 +37,19 @@ TP_INLINE void each_part(const V& x, Fn&& f) {
 }
 
 // Where a pack's parts lie: `in_sub` input elements and `out_sub` output elements
-// apart. Loads and stores of outputs (and of grad_output) go through here.
+// apart; out_off: the offset of the pack's first output in the output tensors.
+// Loads and stores of outputs (and of grad_output) go through here.
 template <class P>
 struct PackPlace {
   using B = typename P::Base;
   using F = typename P::F;
   using I = typename P::I;
-  int64_t in_sub = 0, out_sub = 0;
+  int64_t in_sub = 0, out_sub = 0, out_off = 0;
 
+  // The pack's elements of a tensor shaped like the output.
   template <class S>
-  TP_INLINE F load_out(const S* p) const {
-    return make_parts<P, F>([&](int u) { return B::load(p + u * out_sub); });
+  TP_INLINE F load_out(const S* base) const {
+    return make_parts<P, F>([&](int u) { return B::load(base + out_off + u * out_sub); });
   }
   template <class S>
   TP_INLINE void store(S* p, const F& v) const {
@@ -114,27 +117,28 @@ struct RowWindow : PackPlace<P> {
   TP_INLINE I first_index() const {
     return P::iadd(lane_s, (td.first * hin + th.first) * win + tw.first);
   }
-
-  // Adds f(x, index) to the elements of the window inside acc, which holds rows
-  // [r0, r1) of the plane (row = t*hin + h). Width taps run last to first: then each
-  // element receives its contributions in output scan order, as in torch's scatter.
+  // Adds f(x, index) to the elements of width tap j of the window inside acc, which
+  // holds rows [r0, r1) of the plane (row = t*hin + h).
   template <bool NeedX, class T, class Fn>
-  TP_INLINE void scatter(T* acc, int64_t r0, int64_t r1, Fn&& f) const {
+  TP_INLINE void scatter_tap(int64_t j, T* acc, int64_t r0, int64_t r1, Fn&& f) const {
     static_assert(P::U == 1, "a scatter pack covers one output row");
+    const int64_t w = tw.first + j * tw.step;
     for (int64_t i = 0; i < td.count; ++i) {
       const int64_t t = td.first + i * td.step;
       for (int64_t k = 0; k < th.count; ++k) {
         const int64_t r = t * hin + th.first + k * th.step;
         if (r < r0 || r >= r1) continue;
-        T* arow = acc + (r - r0) * win;
-        for (int64_t j = tw.count - 1; j >= 0; --j) {
-          const int64_t w = tw.first + j * tw.step;
-          F x{};
-          if constexpr (NeedX) x = load(plane + r * win + w);
-          accumulate(arow + w, f(x, P::iadd(lane_s, r * win + w)));
-        }
+        F x{};
+        if constexpr (NeedX) x = load(plane + r * win + w);
+        accumulate(acc + (r - r0) * win + w, f(x, P::iadd(lane_s, r * win + w)));
       }
     }
+  }
+  // All taps, width taps last to first: then each element receives its contributions
+  // in output scan order, as in torch's scatter.
+  template <bool NeedX, class T, class Fn>
+  TP_INLINE void scatter(T* acc, int64_t r0, int64_t r1, Fn&& f) const {
+    for (int64_t j = tw.count - 1; j >= 0; --j) scatter_tap<NeedX>(j, acc, r0, r1, f);
   }
 };
 
@@ -184,6 +188,22 @@ struct RowTaps {
         padded(tt.dim[0][od].padded * tt.dim[1][oh].padded) {}
 };
 
+// Calls f(row, rt, first, last) for each output row (row = od * out_h + oh, within the
+// plane) whose window rows, spanning [first, last] (rows count t * in_h + h), meet
+// input rows [r0, r1): the output rows a backward work item must visit.
+template <class Fn>
+TP_INLINE void rows_meeting_band(const Geometry& g, const TapTables& tt, int64_t r0, int64_t r1, Fn&& f) {
+  const Dim &D = g.dim[0], &H = g.dim[1];
+  for (int64_t od = 0; od < D.out; ++od)
+    for (int64_t oh = 0; oh < H.out; ++oh) {
+      const RowTaps rt(tt, od, oh);
+      const int64_t first = rt.td.first * H.in + rt.th.first;
+      const int64_t last = (rt.td.first + (rt.td.count - 1) * rt.td.step) * H.in + rt.th.first +
+                           (rt.th.count - 1) * rt.th.step;
+      if (last >= r0 && first < r1) f(od * H.out + oh, rt, first, last);
+    }
+}
+
 // The window of the pack of outputs starting at column ow of output row `row`
 // (with rows parts: rows row .. row + parts - 1). `whole`: all k width taps valid.
 template <class P, class S, int SK>
@@ -207,6 +227,7 @@ TP_INLINE RowWindow<P, S, SK> row_window(const Geometry& g, const TapTables& tt,
   w.lin = row * W.out + ow;
   w.lin_step = 1;
   w.lin_sub = W.out;
+  w.out_off = row * W.out + ow;
   return w;
 }
 
@@ -326,12 +347,12 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   const Geometry& g = a.g;
   const Dim &D = g.dim[0], &H = g.dim[1], &W = g.dim[2];
   const R<PW> rw(a);
-  const R<P1> r1(a);
+  const R<P1> r1o(a);
   constexpr bool need_x = R<P1>::needs_input;
   const S* in = static_cast<const S*>(a.input);
   const S* gout = static_cast<const S*>(a.grad_output);
   S* gin = static_cast<S*>(a.grad_input);
-  const int64_t in_plane = g.in_plane(), nrows = D.in * H.in;
+  const int64_t in_plane = g.in_plane();
   int64_t lo, hi;
   interior<SK>(W, lo, hi);
   if (PW::N == 1 || (!PW::wide_index && in_plane > INT32_MAX)) lo = hi = 0;
@@ -339,40 +360,58 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   T* scratch = static_cast<T*>(a.scratch);  // reduced dtypes: scratch_bytes() of float
   const TapTables tt(g);
   for (int64_t item = begin; item < end; ++item) {
-    const int64_t plane = item / a.bands, band = item % a.bands;
-    const int64_t r0 = band * nrows / a.bands, r1b = (band + 1) * nrows / a.bands;
+    const int64_t plane = item / a.bands;
+    int64_t r0, r1;
+    band_rows(a, item % a.bands, r0, r1);
     T* acc = direct ? reinterpret_cast<T*>(gin + plane * in_plane + r0 * W.in) : scratch;
-    std::memset(static_cast<void*>(acc), 0, sizeof(T) * (r1b - r0) * W.in);
+    std::memset(static_cast<void*>(acc), 0, sizeof(T) * (r1 - r0) * W.in);
     const S* ip = in ? in + plane * in_plane : nullptr;
-    for (int64_t od = 0; od < D.out; ++od) {
-      for (int64_t oh = 0; oh < H.out; ++oh) {
-        const RowTaps rt(tt, od, oh);
-        // Skip output rows whose window rows all lie outside the band.
-        const int64_t first = rt.td.first * H.in + rt.th.first;
-        const int64_t last = (rt.td.first + (rt.td.count - 1) * rt.td.step) * H.in + rt.th.first +
-                             (rt.th.count - 1) * rt.th.step;
-        if (last < r0 || first >= r1b) continue;
-        const int64_t row = plane * D.out * H.out + od * H.out + oh;
-        auto one = [&](int64_t ow) {
-          const auto w = row_window<P1, S, SK>(g, tt, ip, rt, row, ow, false);
-          const auto st = r1.prep(w, w.load_out(gout + row * W.out + ow));
-          w.template scatter<need_x>(acc, r0, r1b,
-                                     [&](auto x, auto i) { return r1.contrib(st, x, i); });
-        };
-        // In scan order: packs that would overlap must not add twice, so the tail of
-        // the interior goes one lane at a time.
-        int64_t ow = 0;
-        for (; ow < lo; ++ow) one(ow);
-        for (; ow + PW::N <= hi; ow += PW::N) {
-          const auto w = row_window<PW, S, SK>(g, tt, ip, rt, row, ow, true);
-          const auto st = rw.prep(w, w.load_out(gout + row * W.out + ow));
-          w.template scatter<need_x>(acc, r0, r1b,
-                                     [&](auto x, auto i) { return rw.contrib(st, x, i); });
+    rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps& rt, int64_t, int64_t) {
+      const int64_t row = plane * D.out * H.out + prow;
+      auto one = [&](int64_t ow) {
+        const auto w = row_window<P1, S, SK>(g, tt, ip, rt, row, ow, false);
+        const auto st = r1o.prep(w, w.load_out(gout));
+        w.template scatter<need_x>(acc, r0, r1, [&](auto x, auto i) { return r1o.contrib(st, x, i); });
+      };
+      // In output scan order: the edges one lane at a time, the interior in blocks of
+      // packs. A block runs window row by window row, then width tap by width tap
+      // (last first), across its packs: each element still receives its contributions
+      // in scan order, the inner loop is a plain strided add, and no read-modify-write
+      // meets a partly overlapping one just before it (which would stall on store
+      // forwarding). Packs never overlap (they would add twice).
+      using Win = RowWindow<PW, S, SK>;
+      using State = decltype(rw.prep(std::declval<const Win&>(), typename PW::F{}));
+      constexpr int kBlock = 8;
+      int64_t ow = 0;
+      for (; ow < lo; ++ow) one(ow);
+      while (ow + PW::N <= hi) {
+        State sts[kBlock];
+        int64_t first_col[kBlock];  // input column of each pack's lane 0, tap 0
+        int nb = 0;
+        for (; nb < kBlock && ow + PW::N <= hi; ++nb, ow += PW::N) {
+          const Win w = row_window<PW, S, SK>(g, tt, ip, rt, row, ow, true);
+          sts[nb] = rw.prep(w, w.load_out(gout));
+          first_col[nb] = W.start(ow);
         }
-        for (; ow < W.out; ++ow) one(ow);
+        const Win w0 = row_window<PW, S, SK>(g, tt, ip, rt, row, ow - nb * PW::N, true);
+        for (int64_t i = 0; i < rt.td.count; ++i)
+          for (int64_t k = 0; k < rt.th.count; ++k) {
+            const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
+            if (r < r0 || r >= r1) continue;
+            T* arow = acc + (r - r0) * W.in;
+            const S* xrow = ip ? ip + r * W.in : nullptr;
+            for (int64_t j = W.k - 1; j >= 0; --j)
+              for (int b = 0; b < nb; ++b) {
+                const int64_t c = first_col[b] + j * W.d;
+                typename PW::F x{};
+                if constexpr (need_x) x = w0.load(xrow + c);
+                w0.accumulate(arow + c, rw.contrib(sts[b], x, PW::iadd(w0.lane_s, r * W.in + c)));
+              }
+          }
       }
-    }
-    if (!direct) narrow_all(gin + plane * in_plane + r0 * W.in, acc, (r1b - r0) * W.in);
+      for (; ow < W.out; ++ow) one(ow);
+    });
+    if (!direct) narrow_all(gin + plane * in_plane + r0 * W.in, acc, (r1 - r0) * W.in);
   }
 }
 

@@ -26,13 +26,21 @@ constexpr KernelSet backward_kernels() {
                      &backward_channels_last<R, half>, &backward_channels_last<R, bf16>}}};
 }
 
-// The routing core handles both layouts itself.
+// The routing core (route.h) for indices anywhere in the plane: both layouts.
 template <bool Add>
 constexpr KernelSet route_kernels() {
-  return KernelSet{{{&route_scatter<float, Add>, &route_scatter<double, Add>,
-                     &route_scatter<half, Add>, &route_scatter<bf16, Add>},
-                    {&route_scatter<float, Add>, &route_scatter<double, Add>,
-                     &route_scatter<half, Add>, &route_scatter<bf16, Add>}}};
+  return KernelSet{{{&route_scatter<float, Add, false>, &route_scatter<double, Add, false>,
+                     &route_scatter<half, Add, false>, &route_scatter<bf16, Add, false>},
+                    {&route_scatter<float, Add, false>, &route_scatter<double, Add, false>,
+                     &route_scatter<half, Add, false>, &route_scatter<bf16, Add, false>}}};
+}
+
+// The routing core for a pooling backward: each index lies in its output's window.
+constexpr KernelSet route_backward_kernels() {
+  return KernelSet{{{&route_scatter<float, true, true>, &route_scatter<double, true, true>,
+                     &route_scatter<half, true, true>, &route_scatter<bf16, true, true>},
+                    {&route_scatter<float, true, true>, &route_scatter<double, true, true>,
+                     &route_scatter<half, true, true>, &route_scatter<bf16, true, true>}}};
 }
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY

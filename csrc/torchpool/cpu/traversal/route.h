@@ -1,14 +1,18 @@
 #pragma once
 // The one routing core: moves each value to the position its index names within its
-// plane. Max-pool backward, stochastic-pool backward (training) and max_unpool
-// forward scatter with it (adding, or assigning so that the latest in scan order
-// wins); their adjoints gather with it. Sources are laid out like the pooled tensor
-// (g.out_plane() per plane), destinations like the unpooled one (g.in_plane()).
+// plane. Max-pool backward and stochastic-pool backward (training) route gradients
+// with it, max_unpool routes values; their adjoints gather. Sources are laid out like
+// the pooled tensor (g.out_plane() per plane), destinations like the unpooled one
+// (g.in_plane()).
 //
-// Work items are those of the backward traversals: a band of destination rows of one
-// plane (contiguous), or a block of channels of one batch element (channels-last).
-// Every item scans its planes' sources in scan order and writes only its own
-// destinations, so results do not depend on the thread count.
+// A work item is a band of destination rows of one group (a plane, or a batch element
+// with all its channels). It visits the source rows that can reach its band (all of
+// them, for unpooling's indices anywhere in the plane; for a pooling backward, whose
+// indices lie in their outputs' windows, the rows whose windows meet the band), in
+// scan order, and keeps what lands in its band, adding or assigning (the latest in
+// scan order wins): every destination is formed in source scan order whatever the
+// thread count. An index it cannot route is reported, never written: kind 1, outside
+// the plane; kind 2, outside the rows of its output's window.
 
 #include <cstring>
 #include <type_traits>
@@ -19,71 +23,75 @@ namespace torchpool {
 namespace cpu {
 namespace TORCHPOOL_CPU_CAPABILITY {
 
-TP_INLINE void report_bad_index(const KernelArgs& a, int64_t i) {
+TP_INLINE void report_bad_index(const KernelArgs& a, int64_t kind, int64_t i) {
   if (a.bad_index) {
     __atomic_store_n(a.bad_index + 1, i, __ATOMIC_RELAXED);
-    __atomic_store_n(a.bad_index, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(a.bad_index, kind, __ATOMIC_RELAXED);
   }
 }
 
 // dst[plane, idx[o]] += src[o] (Add) or = src[o]; destinations no source names are 0.
-template <class S, bool Add>
-void route_scatter(const KernelArgs& a, int64_t begin, int64_t end) {
-  using T = typename PacksFor<S>::T;
-  using A = std::conditional_t<Add, T, S>;  // the accumulator: sums in T, copies as they are
-  constexpr bool direct = sizeof(A) == sizeof(S);
+// Windowed: each index lies in its output's window, so an item visits only the source
+// rows whose windows meet its band, and checks each index against its window's rows.
+// A: the accumulator type. Sums are formed in T, except where windows are disjoint:
+// then a destination receives at most one value, and the storage type is exact.
+template <class S, bool Add, bool Windowed, class A>
+void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
+  constexpr bool direct = std::is_same<A, S>::value || sizeof(A) == sizeof(S);
   const Geometry& g = a.g;
   const S* src = static_cast<const S*>(a.grad_output);
   const int64_t* idx = a.grad_indices;
   S* dst = static_cast<S*>(a.grad_input);
-  const int64_t sp_src = g.out_plane(), sp_dst = g.in_plane(), width = g.dim[2].in;
-  auto put = [](A& d, S v) {
-    if constexpr (Add) d += widen(v); else d = v;
-  };
-  if (a.layout == Layout::contiguous) {
-    const int64_t nrows = g.dim[0].in * g.dim[1].in;
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t plane = item / a.bands, band = item % a.bands;
-      const int64_t d0 = band * nrows / a.bands * width, d1 = (band + 1) * nrows / a.bands * width;
-      // acc[i] for destinations i in [d0, d1)
-      A* acc = direct ? reinterpret_cast<A*>(dst + plane * sp_dst) : static_cast<A*>(a.scratch) - d0;
-      std::memset(static_cast<void*>(acc + d0), 0, sizeof(A) * (d1 - d0));
-      const S* sv = src + plane * sp_src;
-      const int64_t* si = idx + plane * sp_src;
-      for (int64_t o = 0; o < sp_src; ++o) {
-        const int64_t i = si[o];
-        if (uint64_t(i) >= uint64_t(sp_dst)) {
-          report_bad_index(a, i);
-        } else if (i >= d0 && i < d1) {
-          put(acc[i], sv[o]);
-        }
-      }
-      if constexpr (!direct) narrow_all(dst + plane * sp_dst + d0, acc + d0, d1 - d0);
-    }
-    return;
-  }
-  const int64_t C = g.channels, blocks = (C + a.cblock - 1) / a.cblock;
+  const int64_t lanes = group_lanes(a), W = g.dim[2].in, Wo = g.dim[2].out;
+  const int64_t sp_src = g.out_plane(), sp_dst = g.in_plane(), rows = g.dim[0].in * g.dim[1].in;
+  const TapTables tt(g);
   for (int64_t item = begin; item < end; ++item) {
-    const int64_t n = item / blocks, c0 = (item % blocks) * a.cblock;
-    const int64_t cw = (c0 + a.cblock < C ? c0 + a.cblock : C) - c0;
-    // acc[i * astride + c - c0] for channel c of destination pixel i
-    A* acc = direct ? reinterpret_cast<A*>(dst) + n * sp_dst * C + c0 : static_cast<A*>(a.scratch);
-    const int64_t astride = direct ? C : cw;
-    for (int64_t i = 0; i < sp_dst; ++i) std::memset(static_cast<void*>(acc + i * astride), 0, sizeof(A) * cw);
-    for (int64_t o = 0; o < sp_src; ++o) {
-      const S* sv = src + (n * sp_src + o) * C + c0;
-      const int64_t* si = idx + (n * sp_src + o) * C + c0;
-      for (int64_t c = 0; c < cw; ++c) {
-        const int64_t i = si[c];
-        if (uint64_t(i) >= uint64_t(sp_dst))
-          report_bad_index(a, i);
-        else
-          put(acc[i * astride + c], sv[c]);
-      }
+    const int64_t grp = item / a.bands;
+    int64_t r0, r1;
+    band_rows(a, item % a.bands, r0, r1);
+    const int64_t d0 = r0 * W, d1 = r1 * W;
+    // acc[(i - d0) * lanes + c]: lane c of destination position i of the band
+    A* acc = direct ? reinterpret_cast<A*>(dst) + (grp * sp_dst + d0) * lanes : static_cast<A*>(a.scratch);
+    std::memset(static_cast<void*>(acc), 0, sizeof(A) * (d1 - d0) * lanes);  // 0 in every dtype
+    // Source row prow (od * out_h + oh): its indices must lie in rows [first, last].
+    auto source_row = [&](int64_t prow, int64_t first, int64_t last) {
+      const int64_t lo = first * W, hi = (last + 1) * W;
+      const bool inside = lo >= d0 && hi <= d1;  // usually: no band check needed
+      const S* sv = src + (grp * sp_src + prow * Wo) * lanes;
+      const int64_t* si = idx + (grp * sp_src + prow * Wo) * lanes;
+      for (int64_t e = 0; e < Wo * lanes; e += lanes)
+        for (int64_t c = 0; c < lanes; ++c) {
+          const int64_t i = si[e + c];
+          if (uint64_t(i - lo) >= uint64_t(hi - lo)) {
+            report_bad_index(a, uint64_t(i) < uint64_t(sp_dst) ? 2 : 1, i);
+          } else if (inside || (i >= d0 && i < d1)) {
+            A& d = acc[(i - d0) * lanes + c];
+            if constexpr (!Add) {
+              d = sv[e + c];
+            } else if constexpr (std::is_same<A, S>::value && sizeof(S) == 2) {
+              narrow(&d, widen(d) + widen(sv[e + c]));
+            } else {
+              d += widen(sv[e + c]);
+            }
+          }
+        }
+    };
+    if constexpr (Windowed) {
+      rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps&, int64_t first, int64_t last) {
+        source_row(prow, first, last);
+      });
+    } else {
+      for (int64_t prow = 0; prow < g.dim[0].out * g.dim[1].out; ++prow) source_row(prow, 0, rows - 1);
     }
-    if constexpr (!direct)
-      for (int64_t i = 0; i < sp_dst; ++i) narrow_all(dst + (n * sp_dst + i) * C + c0, acc + i * cw, cw);
+    if constexpr (!direct) narrow_all(dst + (grp * sp_dst + d0) * lanes, acc, (d1 - d0) * lanes);
   }
+}
+
+template <class S, bool Add, bool Windowed>
+void route_scatter(const KernelArgs& a, int64_t begin, int64_t end) {
+  using T = typename PacksFor<S>::T;
+  if (!Add || a.disjoint_windows) return route_scatter_into<S, Add, Windowed, S>(a, begin, end);
+  route_scatter_into<S, Add, Windowed, T>(a, begin, end);
 }
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY

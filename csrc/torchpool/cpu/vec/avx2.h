@@ -19,10 +19,8 @@ struct PackF {
   static constexpr bool wide_index = false;
   static constexpr int U = 1;  // not unrolled (see unroll.h)
   using Base = PackF;
-  static TP_INLINE F& part(F& x, int) { return x; }
-  static TP_INLINE const F& part(const F& x, int) { return x; }
-  static TP_INLINE I& part(I& x, int) { return x; }
-  static TP_INLINE const I& part(const I& x, int) { return x; }
+  template <class V>
+  static TP_INLINE V& part(V& x, int) { return x; }
 
   static TP_INLINE F set1(float v) { return _mm256_set1_ps(v); }
 
@@ -98,6 +96,7 @@ struct PackF {
   static TP_INLINE I iselect(M m, I a, I b) {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
   }
+
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 4),
@@ -129,10 +128,8 @@ struct PackD {
   static constexpr bool wide_index = true;
   static constexpr int U = 1;  // not unrolled (see unroll.h)
   using Base = PackD;
-  static TP_INLINE F& part(F& x, int) { return x; }
-  static TP_INLINE const F& part(const F& x, int) { return x; }
-  static TP_INLINE I& part(I& x, int) { return x; }
-  static TP_INLINE const I& part(const I& x, int) { return x; }
+  template <class V>
+  static TP_INLINE V& part(V& x, int) { return x; }
 
   static TP_INLINE F set1(double v) { return _mm256_set1_pd(v); }
   static TP_INLINE F load(const double* p) { return _mm256_loadu_pd(p); }

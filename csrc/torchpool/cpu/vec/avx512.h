@@ -19,10 +19,8 @@ struct PackF {
   static constexpr bool wide_index = false;
   static constexpr int U = 1;  // not unrolled (see unroll.h)
   using Base = PackF;
-  static TP_INLINE F& part(F& x, int) { return x; }
-  static TP_INLINE const F& part(const F& x, int) { return x; }
-  static TP_INLINE I& part(I& x, int) { return x; }
-  static TP_INLINE const I& part(const I& x, int) { return x; }
+  template <class V>
+  static TP_INLINE V& part(V& x, int) { return x; }
 
   static TP_INLINE F set1(float v) { return _mm512_set1_ps(v); }
 
@@ -89,6 +87,7 @@ struct PackF {
   static TP_INLINE I iadd(I v, int64_t c) { return _mm512_add_epi32(v, _mm512_set1_epi32(int32_t(c))); }
   static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi32(int32_t(c)); }
   static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi32(m, b, a); }
+
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
     _mm512_storeu_si512(p + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
@@ -119,10 +118,8 @@ struct PackD {
   static constexpr bool wide_index = true;
   static constexpr int U = 1;  // not unrolled (see unroll.h)
   using Base = PackD;
-  static TP_INLINE F& part(F& x, int) { return x; }
-  static TP_INLINE const F& part(const F& x, int) { return x; }
-  static TP_INLINE I& part(I& x, int) { return x; }
-  static TP_INLINE const I& part(const I& x, int) { return x; }
+  template <class V>
+  static TP_INLINE V& part(V& x, int) { return x; }
 
   static TP_INLINE F set1(double v) { return _mm512_set1_pd(v); }
   static TP_INLINE F load(const double* p) { return _mm512_loadu_pd(p); }

@@ -97,10 +97,8 @@ struct Pack1 {
   static constexpr bool wide_index = true;
   static constexpr int U = 1;  // not unrolled (see unroll.h)
   using Base = Pack1;
-  static TP_INLINE F& part(F& x, int) { return x; }
-  static TP_INLINE const F& part(const F& x, int) { return x; }
-  static TP_INLINE I& part(I& x, int) { return x; }
-  static TP_INLINE const I& part(const I& x, int) { return x; }
+  template <class V>
+  static TP_INLINE V& part(V& x, int) { return x; }
 
   static TP_INLINE F set1(T v) { return v; }
   template <class S>

@@ -62,6 +62,7 @@ Tensor backward(const Tensor& grad_output, const Tensor& self, const Tensor& ind
   a.grad_output = go.const_data_ptr();
   a.grad_indices = ix.const_data_ptr<int64_t>();
   a.grad_input = gi.data_ptr();
+  a.input = nullptr;  // routing by the indices reads no input
   run_backward(max_pool_kernels().backward.get(a.layout, a.dtype), a, op);
   return gi;
 }

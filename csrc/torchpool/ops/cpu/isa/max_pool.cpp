@@ -40,7 +40,7 @@ using MaxIndices = MaxReduce<P, true>;
 
 const MaxPoolKernels& max_pool_kernels() {
   static constexpr MaxPoolKernels k{forward_kernels<MaxValues>(), forward_kernels<MaxIndices>(),
-                                    route_kernels</*Add=*/true>()};
+                                    route_backward_kernels()};
   return k;
 }
 

@@ -10,7 +10,7 @@ namespace cpu {
 struct MaxPoolKernels {
   KernelSet forward;          // values only
   KernelSet forward_indices;  // values and indices
-  KernelSet backward;         // routes grad_output by the indices (the routing core)
+  KernelSet backward;         // routes grad_output by the indices (route.h)
 };
 
 TORCHPOOL_ISA_TABLE(MaxPoolKernels, max_pool_kernels)
