@@ -8,6 +8,7 @@
 #include <string>
 
 #include "torchpool/cpu/capability.h"
+#include "torchpool/torchpool.h"
 
 #ifndef TORCHPOOL_VERSION
 #define TORCHPOOL_VERSION "0.0.0"
@@ -20,7 +21,6 @@
 #endif
 
 namespace torchpool {
-namespace {
 
 std::string cpu_capability() { return cpu::level_name(cpu::level()); }
 
@@ -47,7 +47,6 @@ std::string build_info() {
   return os.str();
 }
 
-}  // namespace
 }  // namespace torchpool
 
 TORCH_LIBRARY(torchpool, m) {

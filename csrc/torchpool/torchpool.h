@@ -1,0 +1,18 @@
+#pragma once
+// torchpool's public C++ API: every op as a function in namespace torchpool, with the
+// Python defaults. Each call goes through the dispatcher, so CPU, CUDA and autograd
+// work from C++ as from Python. Link TorchPool::torchpool (find_package(TorchPool)).
+
+#include <string>
+
+#include "torchpool/ops/avg_pool.h"
+#include "torchpool/ops/max_pool.h"
+
+namespace torchpool {
+
+// The CPU kernel level in use: "scalar", "avx2" or "avx512".
+std::string cpu_capability();
+// How this library was built, as JSON: version, torch version, CPU levels, CUDA.
+std::string build_info();
+
+}  // namespace torchpool
