@@ -30,8 +30,8 @@ function(torchpool_isa_objects out_var)
     target_compile_definitions(${target} PRIVATE TORCHPOOL_CPU_CAPABILITY=${level}
                                TORCHPOOL_CPU_LEVEL=${TORCHPOOL_ISA_NUM_${level}})
     # fp-contract=off: no level fuses a*b+c on its own, so the levels agree bit for bit.
-    # GCC 12 warns falsely inside the AVX-512 intrinsics (maybe-uninitialized).
-    target_compile_options(${target} PRIVATE -O3 -ffp-contract=off -Wall -Wno-maybe-uninitialized
+    # GCC 12 warns falsely inside the AVX-512 intrinsics ((maybe-)uninitialized).
+    target_compile_options(${target} PRIVATE -O3 -ffp-contract=off -Wall -Wno-maybe-uninitialized -Wno-uninitialized
                            ${TORCHPOOL_ISA_FLAGS_${level}})
     set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
     list(APPEND objects $<TARGET_OBJECTS:${target}>)

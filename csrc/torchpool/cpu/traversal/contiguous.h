@@ -45,6 +45,7 @@ struct PackPlace {
   using F = typename P::F;
   using I = typename P::I;
   int64_t in_sub = 0, out_sub = 0, out_off = 0;
+  int64_t out_lane = 1;  // output elements between lanes (a column pack: a row's length)
 
   // The pack's elements of a tensor shaped like the output.
   template <class S>
@@ -53,10 +54,22 @@ struct PackPlace {
   }
   template <class S>
   TP_INLINE void store(S* p, const F& v) const {
-    each_part<P>(v, [&](int u, const auto& x) { B::store(p + u * out_sub, x); });
+    each_part<P>(v, [&](int u, const auto& x) {
+      scatter_lanes(p + u * out_sub, x, [](S* q, const auto& y) { B::store(q, y); });
+    });
   }
   TP_INLINE void store_idx(int64_t* p, const I& v) const {
-    each_part<P>(v, [&](int u, const auto& x) { B::store_idx(p + u * out_sub, x); });
+    each_part<P>(v, [&](int u, const auto& x) {
+      scatter_lanes(p + u * out_sub, x, [](int64_t* q, const auto& y) { B::store_idx(q, y); });
+    });
+  }
+  // Stores one part's lanes out_lane apart (through a small buffer when not adjacent).
+  template <class D, class V, class St>
+  TP_INLINE void scatter_lanes(D* p, const V& x, St st) const {
+    if (out_lane == 1) return st(p, x);
+    D tmp[B::N];
+    st(tmp, x);
+    for (int l = 0; l < B::N; ++l) p[l * out_lane] = tmp[l];
   }
 };
 
@@ -243,6 +256,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   const R<P1> r1(a);
   const S* in = static_cast<const S*>(a.input);
   S* out = static_cast<S*>(a.output);
+  int64_t* idx = a.indices;
   const int64_t in_plane = g.in_plane(), rows = g.dim[0].out * H.out;
   // [lo, hi): packs whose reads stay in the row; [lo, hi_spill): packs whose reads
   // may touch the first element of the next row, for all but the input's last row.
@@ -250,67 +264,92 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   interior<SK>(W, lo, hi_row);
   interior<SK>(W, lo, hi_spill, false);
   // int32 index lanes address planes below 2^31 elements; larger ones go one lane at a time.
-  if (PW::N == 1 || (!PW::wide_index && in_plane > INT32_MAX)) lo = hi_row = hi_spill = 0;
+  const bool wide = PW::N > 1 && (PW::wide_index || in_plane <= INT32_MAX);
+  if (!wide) lo = hi_row = hi_spill = 0;
   const int64_t last_input_row = g.planes() * g.dim[0].in * H.in - 1;
   const TapTables tt(g);
   auto whole_row = [&](int64_t oh) {
     const Taps& t = tt.dim[1][oh].taps;
     return t.count == H.k && t.first == H.start(oh);
   };
+  auto last_row = [&](const RowTaps& rt) {  // a window's last input row in the plane
+    return (rt.td.first + (rt.td.count - 1) * rt.td.step) * H.in + rt.th.first + (rt.th.count - 1) * rt.th.step;
+  };
 
+  // A run: the output rows [row, run_end) of one (plane, od) in [begin, end).
   for (int64_t row = begin; row < end;) {
-    const int64_t plane = row / rows, r = row - plane * rows, oh = r % H.out;
-    const RowTaps rt(tt, r / H.out, oh);
+    const int64_t plane = row / rows, r0 = row - plane * rows, od = r0 / H.out, oh0 = r0 % H.out;
+    const int64_t run_end = end < row + (H.out - oh0) ? end : row + (H.out - oh0);
     const S* ip = in + plane * in_plane;
-    int64_t hi = hi_row;
-    // Output rows that go together: PM::U rows of one (plane, od) whose windows lie
-    // wholly inside the input vertically share their taps but for a row offset.
-    int64_t parts = 1;
-    if (hi - lo >= PW::N && row + PM::U <= end && oh + PM::U <= H.out) {
-      parts = PM::U;
-      for (int u = 0; u < PM::U; ++u) parts = whole_row(oh + u) ? parts : 1;
-    }
-    // The rows of a plane are short streams the hardware prefetcher barely catches:
-    // fetch the input rows the next output rows will add, while these compute.
-    {
-      const int64_t last = rt.th.first + (rt.th.count - 1) * rt.th.step + 1;  // one past
-      const int64_t t_last = rt.td.first + (rt.td.count - 1) * rt.td.step;
-      const char* p = reinterpret_cast<const char*>(ip + (t_last * H.in + last) * W.in);
+    // This run's packs cover columns [lo_r, hi).
+    int64_t lo_r = lo, hi = hi_row;
+    if (SK == 2 && hi_spill > hi_row &&
+        plane * g.dim[0].in * H.in + last_row(RowTaps(tt, od, oh0 + (run_end - 1 - row))) < last_input_row)
+      hi = hi_spill;
+    if (hi - lo_r < PW::N) lo_r = hi = 0;  // no packs along the row: every column is an edge
+
+    // The interior, in groups of PM::U rows that lie wholly inside the input
+    // vertically (they share their taps but for a row offset), else row by row.
+    for (int64_t rr = row; hi > lo_r && rr < run_end;) {
+      const int64_t oh = oh0 + (rr - row);
+      const RowTaps rt(tt, od, oh);
+      int64_t parts = 1;
+      if (rr + PM::U <= run_end) {
+        parts = PM::U;
+        for (int u = 0; u < PM::U; ++u) parts = whole_row(oh + u) ? parts : 1;
+      }
+      // The rows of a plane are short streams the hardware prefetcher barely catches:
+      // fetch the input rows the next output rows will add, while these compute.
+      const char* p = reinterpret_cast<const char*>(ip + (last_row(rt) + 1) * W.in);
       const char* e = reinterpret_cast<const char*>(ip + in_plane);
-      const int64_t bytes = parts * H.s * W.in * int64_t(sizeof(S));
-      for (int64_t b = 0; b < bytes && p + b < e; b += 64) __builtin_prefetch(p + b);
-    }
-    if (SK == 2 && hi_spill > hi) {
-      // The group's last input row, counted through the whole input tensor.
-      const int64_t t_last = rt.td.first + (rt.td.count - 1) * rt.td.step;
-      const int64_t h_last = rt.th.first + (rt.th.count - 1) * rt.th.step + (parts - 1) * H.s;
-      if ((plane * g.dim[0].in + t_last) * H.in + h_last < last_input_row) hi = hi_spill;
-    }
-    auto packs = [&](const auto& red, auto tag, int64_t ow) {
-      using P = decltype(tag);
-      red.forward(row_window<P, S, SK>(g, tt, ip, rt, row, ow, true), out + row * W.out + ow,
-                  a.indices ? a.indices + row * W.out + ow : nullptr);
-    };
-    auto pack = [&](int64_t ow) {
-      if (parts > 1) packs(rm, PM{}, ow); else packs(rw, PW{}, ow);
-    };
-    int64_t ow = lo;
-    for (; ow + PW::N <= hi; ow += PW::N) pack(ow);
-    // The interior's last outputs: one more pack ending at hi, overlapping the previous
-    // one (recomputing an output writes the same value).
-    if (ow < hi && hi - lo >= PW::N) pack(hi - PW::N);
-    else hi = ow;
-    for (int64_t u = 0; u < parts; ++u) {
-      const int64_t rr = row + u;
-      const RowTaps rtu = u == 0 ? rt : RowTaps(tt, r / H.out, oh + u);
-      auto one = [&](int64_t c) {
-        r1.forward(row_window<P1, S, SK>(g, tt, ip, rtu, rr, c, false), out + rr * W.out + c,
-                   a.indices ? a.indices + rr * W.out + c : nullptr);
+      for (int64_t b = 0; b < parts * H.s * W.in * int64_t(sizeof(S)) && p + b < e; b += 64)
+        __builtin_prefetch(p + b);
+      auto pack = [&](int64_t ow) {
+        auto go = [&](const auto& red, auto tag) {
+          red.forward(row_window<decltype(tag), S, SK>(g, tt, ip, rt, rr, ow, true), out + rr * W.out + ow,
+                      idx ? idx + rr * W.out + ow : nullptr);
+        };
+        if (parts > 1) go(rm, PM{}); else go(rw, PW{});
       };
-      for (int64_t c = 0; c < lo; ++c) one(c);
-      for (int64_t c = hi; c < W.out; ++c) one(c);
+      int64_t ow = lo_r;
+      for (; ow + PW::N <= hi; ow += PW::N) pack(ow);
+      // The interior's last outputs: one more pack ending at hi, overlapping the
+      // previous one (recomputing an output writes the same value).
+      if (ow < hi) pack(hi - PW::N);
+      rr += parts;
     }
-    row += parts;
+
+    // The edge columns [0, lo_r) and [hi, W.out). Over rows that lie wholly inside the
+    // input vertically, a pack's lanes are one edge column of PW::N consecutive rows
+    // (the last pack overlaps the previous); other rows go one output at a time.
+    int64_t wa = run_end, wb = run_end;  // the whole rows of the run: [wa, wb)
+    for (int64_t rr = row; rr < run_end; ++rr)
+      if (whole_row(oh0 + (rr - row))) {
+        if (wa == run_end) wa = rr;
+        wb = rr + 1;
+      }
+    if (!wide || wb - wa < PW::N) wa = wb = run_end;
+    auto edge_columns = [&](auto&& f) {
+      for (int64_t c = 0; c < lo_r; ++c) f(c);
+      for (int64_t c = hi; c < W.out; ++c) f(c);
+    };
+    edge_columns([&](int64_t c) {
+      for (int64_t rb = wa; rb < wb; rb += PW::N) {
+        const int64_t r = rb + PW::N <= wb ? rb : wb - PW::N;
+        auto w = row_window<PW, S, 0>(g, tt, ip, RowTaps(tt, od, oh0 + (r - row)), r, c, false);
+        w.s = H.s * W.in;  // lanes: consecutive output rows
+        w.lane_s = PW::lanes(w.s);
+        w.lin_step = w.out_lane = W.out;
+        rw.forward(w, out + r * W.out + c, idx ? idx + r * W.out + c : nullptr);
+      }
+      for (int64_t rr = row; rr < run_end; ++rr) {
+        if (rr >= wa && rr < wb) continue;
+        const RowTaps rt(tt, od, oh0 + (rr - row));
+        r1.forward(row_window<P1, S, SK>(g, tt, ip, rt, rr, c, false), out + rr * W.out + c,
+                   idx ? idx + rr * W.out + c : nullptr);
+      }
+    });
+    row = run_end;
   }
 }
 
