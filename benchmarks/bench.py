@@ -48,12 +48,17 @@ def configs():
         ("avg 2x2 s2", 2, "avg", SHAPE_2D, 2, 2, 0),
         ("avg 3x3 s1 p1", 2, "avg", SHAPE_2D, 3, 1, 1),
         ("max 2x2x2 s2", 3, "max", SHAPE_3D, 2, 2, 0),
+        ("soft 2x2 s2", 2, "soft", SHAPE_2D, 2, 2, 0),
+        ("stochastic train 2x2 s2", 2, "stochastic_train", SHAPE_2D, 2, 2, 0),
+        ("stochastic eval 2x2 s2", 2, "stochastic_eval", SHAPE_2D, 2, 2, 0),
     ]
 
 
 def calls(nd, kind, x, k, s, p):
     """The forward and backward calls of torchpool and torch on the same tensors, and the
     bytes each direction must move."""
+    if kind in TORCH_OP_TWINS:
+        return soft_stochastic_calls(kind, x, k, s, p)
     ks, ss, ps, ds = [k] * nd, [s] * nd, [p] * nd, [1] * nd
     esz = x.element_size()
     if kind == "max":
@@ -75,6 +80,64 @@ def calls(nd, kind, x, k, s, p):
         torch_b = lambda: bwd(g, x, ks, ss, ps, False, True, None)  # noqa: E731
         bytes_b = y.numel() * esz + x.numel() * esz
     bytes_f = x.numel() * esz + y.numel() * esz
+    return {"fwd": (ours_f, torch_f, bytes_f), "bwd": (ours_b, torch_b, bytes_b)}
+
+
+# SoftPool and stochastic pooling (2-d) beside the same functions written with torch ops,
+# the "torch" column: torch.nn has neither.
+def soft_torch(x, k, s, p):
+    """avg_pool(x exp(x - m)) / avg_pool(exp(x - m)), m the plane's max."""
+    e = (x - x.amax(dim=(-2, -1), keepdim=True)).exp()
+    return F.avg_pool2d(x * e, k, s, p) / F.avg_pool2d(e, k, s, p)
+
+
+def stochastic_train_torch(x, k, s, p):
+    """unfold + multinomial over the weights max(x, 0); the argmax where they are all 0."""
+    n, c = x.shape[:2]
+    out_h, out_w = ((x.shape[2] + 2 * p - k) // s + 1), ((x.shape[3] + 2 * p - k) // s + 1)
+    cols = F.unfold(x, k, padding=p, stride=s).view(n, c, k * k, -1).transpose(2, 3).reshape(-1, k * k)
+    w = cols.clamp(min=0).float()
+    some = w.sum(-1, keepdim=True) > 0
+    pick = torch.where(some, torch.multinomial(torch.where(some, w, 1.0), 1), cols.argmax(-1, keepdim=True))
+    return cols.gather(-1, pick).view(n, c, out_h, out_w)
+
+
+def stochastic_eval_torch(x, k, s, p):
+    """avg_pool(r r) / avg_pool(r), r = max(x, 0); max_pool where avg_pool(r) is 0."""
+    r = x.clamp(min=0)
+    den = F.avg_pool2d(r, k, s, p)
+    return torch.where(den > 0, F.avg_pool2d(r * r, k, s, p) / den, F.max_pool2d(x, k, s, p))
+
+
+TORCH_OP_TWINS = {"soft": soft_torch, "stochastic_train": stochastic_train_torch,
+                  "stochastic_eval": stochastic_eval_torch}
+
+
+def soft_stochastic_calls(kind, x, k, s, p):
+    """As calls(); the torch backward is autograd through the torch-op function (its graph
+    built once), torchpool's the backward op its autograd calls."""
+    ks, ss, ps, ds = [k] * 2, [s] * 2, [p] * 2, [1] * 2
+    esz = x.element_size()
+    twin = TORCH_OP_TWINS[kind]
+    xr = x.detach().requires_grad_()
+    y_torch = twin(xr, k, s, p)
+    g = torch.randn_like(y_torch)
+    torch_f = lambda: twin(x, k, s, p)  # noqa: E731
+    torch_b = lambda: torch.autograd.grad(y_torch, xr, g, retain_graph=True)  # noqa: E731
+    if kind == "soft":
+        ours_f = lambda: tp.soft_pool2d(x, ks, ss, ps, ds, False)  # noqa: E731
+        ours_b = lambda: tp.soft_pool2d_backward(g, x, ks, ss, ps, ds, False)  # noqa: E731
+        bytes_f, bytes_b = (x.numel() + g.numel()) * esz, (2 * x.numel() + g.numel()) * esz
+    elif kind == "stochastic_train":
+        _, idx = tp.stochastic_pool2d(x, ks, ss, ps, ds, False, 1, 2)
+        ours_f = lambda: tp.stochastic_pool2d(x, ks, ss, ps, ds, False, 1, 2)  # noqa: E731
+        ours_b = lambda: tp.max_pool2d_backward(g, x, idx, ks, ss, ps, ds, False)  # noqa: E731
+        bytes_f = x.numel() * esz + g.numel() * (esz + 8)  # values and int64 indices out
+        bytes_b = g.numel() * (esz + 8) + x.numel() * esz
+    else:
+        ours_f = lambda: tp.stochastic_pool2d_eval(x, ks, ss, ps, ds, False)  # noqa: E731
+        ours_b = lambda: tp.stochastic_pool2d_eval_backward(g, x, ks, ss, ps, ds, False)  # noqa: E731
+        bytes_f, bytes_b = (x.numel() + g.numel()) * esz, (2 * x.numel() + g.numel()) * esz
     return {"fwd": (ours_f, torch_f, bytes_f), "bwd": (ours_b, torch_b, bytes_b)}
 
 

@@ -104,3 +104,60 @@ def assert_close(ours, ref, dtype, what, scale=1.0):
     assert ours.shape == ref.shape, f"{what}: shape {tuple(ours.shape)} != {tuple(ref.shape)}"
     torch.testing.assert_close(ours.double(), ref.double(), rtol=rtol * scale, atol=atol * scale,
                                equal_nan=True, msg=lambda m: f"{what}: {m}")
+
+
+# Windows as tensors, for the float64 references of soft and stochastic pooling.
+
+def _per_dim(v, nd):
+    return [v] * nd if isinstance(v, int) else list(v) * (nd if len(v) == 1 else 1)
+
+
+def windows(x, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """The pooling windows of x (N, C, *spatial) as (N, C, *out, K) in scan order, with the
+    (N, C, *out, K) mask of the elements inside the input and their flat indices in the
+    plane (design §2's geometry: torch's output sizes; padding and the ceil-mode
+    overhang are masked out)."""
+    k, p, d = _per_dim(kernel_size, nd), _per_dim(padding, nd), _per_dim(dilation, nd)
+    s = k if stride is None else _per_dim(stride, nd)
+    spatial = x.shape[2:]
+    plane = torch.arange(int(torch.tensor(spatial).prod()), device=x.device).reshape(spatial)
+    idx = plane.expand(x.shape)
+    valid = torch.ones(x.shape, dtype=torch.bool, device=x.device)
+    for i in range(nd):
+        L, dim, span = spatial[i], 2 + i, d[i] * (k[i] - 1) + 1
+        out = (L + 2 * p[i] - span + (s[i] - 1 if ceil_mode else 0)) // s[i] + 1
+        if ceil_mode and (out - 1) * s[i] >= L + p[i]:
+            out -= 1
+        right = (out - 1) * s[i] + span - L - p[i]  # may be negative: unused tail
+        pads = [0, 0] * (x.dim() - dim - 1) + [p[i], max(right, 0)]
+        x, valid, idx = (torch.nn.functional.pad(t, pads) for t in (x, valid, idx))
+        length = p[i] + L + right
+        x, valid, idx = (t.narrow(dim, 0, length).unfold(dim, span, s[i])[..., ::d[i]]
+                         for t in (x, valid, idx))
+    flat = lambda t: t.flatten(-nd)  # noqa: E731
+    return flat(x), flat(valid), flat(idx)
+
+
+def in_layout(x, layout):
+    """x's values in a layout of make_input's."""
+    if layout == "channels_last" and x.dim() in (4, 5):
+        return x.contiguous(memory_format=torch.channels_last if x.dim() == 4 else torch.channels_last_3d)
+    if layout == "strided":
+        view = x.new_zeros([2 * s for s in x.shape])[tuple(slice(None, None, 2) for _ in x.shape)]
+        return view.copy_(x)
+    return x
+
+
+def assert_sum_close(ours, ref, magnitude, dtype, what):
+    """Like assert_close, for sums that may cancel (gradients where windows overlap): the
+    error may also reach a few roundings of the summed terms, `magnitude` being the sum
+    of their absolute values."""
+    rtol, atol = tolerance(dtype)
+    assert ours.shape == ref.shape, f"{what}: shape {tuple(ours.shape)} != {tuple(ref.shape)}"
+    o, r = ours.double(), ref.double()
+    bound = atol + rtol * r.abs() + 8 * torch.finfo(dtype).eps * magnitude.double()
+    bad = ~(((o - r).abs() <= bound) | (o == r) | (o.isnan() & r.isnan()))
+    if bool(bad.any()):
+        at = bad.nonzero()[0].tolist()
+        raise AssertionError(f"{what}: {int(bad.sum())} mismatches, first at {at}: {o[tuple(at)].item()} != "
+                             f"{r[tuple(at)].item()} (allowed {bound[tuple(at)].item():.3g})")

@@ -67,3 +67,23 @@ def test_bad_arguments_name_the_argument():
         torchpool.max_pool2d(torch.randn(2, 0, 4, 4), 2)
     with pytest.raises(RuntimeError, match="input must be float32"):
         torchpool.max_pool2d(torch.ones(1, 2, 4, 4, dtype=torch.int32), 2)
+
+
+# Soft and stochastic pooling: torch.nn has no twin; the signatures are design §1's.
+E = inspect.Parameter.empty
+SOFT_PARAMETERS = [("input", E), ("kernel_size", E), ("stride", None), ("padding", 0), ("dilation", 1),
+                   ("ceil_mode", False)]
+STOCHASTIC_PARAMETERS = SOFT_PARAMETERS + [("training", True), ("generator", None), ("return_indices", False)]
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_soft_and_stochastic_signatures(nd):
+    for name, want in ((f"soft_pool{nd}d", SOFT_PARAMETERS), (f"stochastic_pool{nd}d", STOCHASTIC_PARAMETERS)):
+        got = [(p.name, p.default) for p in inspect.signature(getattr(torchpool, name)).parameters.values()]
+        assert got == want, name
+        assert name in torchpool.__all__
+    for suffix in ("soft_pool{}d", "soft_pool{}d_backward", "stochastic_pool{}d", "stochastic_pool{}d_eval",
+                   "stochastic_pool{}d_eval_backward"):
+        assert hasattr(torch.ops.torchpool, suffix.format(nd)), suffix.format(nd)
+    for module in (f"SoftPool{nd}d", f"StochasticPool{nd}d"):
+        assert module in torchpool.nn.__all__ and hasattr(torchpool.nn, module)

@@ -37,7 +37,36 @@ def samples():
     return out
 
 
-@pytest.mark.parametrize("op,args", samples(), ids=lambda v: str(v) if not isinstance(v, tuple) else "")
+def soft_stochastic_samples():
+    """(op, args) for every op of the soft and stochastic families, 1d/2d/3d, both layouts."""
+    out = []
+    for nd in (1, 2, 3):
+        shape = (2, 3) + (7, 6, 5)[:nd]
+        k, s, p, d = [3] * nd, [2] * nd, [1] * nd, [1] * nd
+        for cl in ([False, True] if nd > 1 else [False]):
+            fmt = torch.channels_last if nd == 2 else torch.channels_last_3d
+            for rg in (False, True):
+                x = torch.randn(shape, dtype=torch.float64)
+                if cl:
+                    x = x.contiguous(memory_format=fmt)
+                x.requires_grad_(rg)
+                sp = getattr(ops, f"soft_pool{nd}d")
+                st = getattr(ops, f"stochastic_pool{nd}d")
+                ev = getattr(ops, f"stochastic_pool{nd}d_eval")
+                out += [(sp.default, (x, k, s, p, d, False)),
+                        (sp.default, (x, k, [1] * nd, [0] * nd, [2] * nd, True)),
+                        (st.default, (x, k, s, p, d, False, 123, 456)),
+                        (st.default, (x, k, s, p, d, True, 2**62, 0)),
+                        (ev.default, (x, k, s, p, d, False))]
+                g = torch.randn_like(sp(x.detach(), k, s, p, d, False)).requires_grad_(rg)
+                out += [(getattr(ops, f"soft_pool{nd}d_backward").default, (g, x.detach(), k, s, p, d, False)),
+                        (getattr(ops, f"stochastic_pool{nd}d_eval_backward").default,
+                         (g, x.detach(), k, s, p, d, False))]
+    return out
+
+
+@pytest.mark.parametrize("op,args", samples() + soft_stochastic_samples(),
+                         ids=lambda v: str(v) if not isinstance(v, tuple) else "")
 def test_opcheck(op, args):
     torch.library.opcheck(op, args)
 
@@ -46,7 +75,10 @@ def _model(x):
     a = torchpool.max_pool2d(x, 3, 2, 1)
     b = torchpool.avg_pool2d(a, 2, 1, ceil_mode=True, count_include_pad=False)
     c, i = torchpool.max_pool2d(x, 2, return_indices=True)
-    return b.square().sum() + c.sum() + i.float().mean()
+    d = torchpool.soft_pool2d(x, 3, 2, 1)
+    e = torchpool.stochastic_pool2d(x, 2, 1, training=False)
+    f, j = torch.ops.torchpool.stochastic_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1], False, 5, 6)
+    return b.square().sum() + c.sum() + i.float().mean() + d.square().sum() + e.sum() + f.sum() + j.float().mean()
 
 
 @pytest.mark.parametrize("backend", ["aot_eager", "inductor"])

@@ -7,6 +7,8 @@
 
 #include "torchpool/ops/avg_pool.h"
 #include "torchpool/ops/max_pool.h"
+#include "torchpool/ops/soft_pool.h"
+#include "torchpool/ops/stochastic_pool.h"
 
 namespace torchpool {
 

@@ -83,3 +83,84 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """Average pooling over (N, C, D, H, W) or (C, D, H, W); see torch.nn.functional.avg_pool3d."""
     return _avg_pool(_ops.avg_pool3d, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override)
+
+
+# Soft and stochastic pooling (design §2): the two methods torch.nn lacks.
+
+__all__ += [
+    "soft_pool1d", "soft_pool2d", "soft_pool3d",
+    "stochastic_pool1d", "stochastic_pool2d", "stochastic_pool3d",
+]
+
+
+def _pool_args(kernel_size, stride, padding, dilation, ceil_mode):
+    return (_ints(kernel_size, "kernel_size"), _stride(stride), _ints(padding, "padding"),
+            _ints(dilation, "dilation"), bool(ceil_mode))
+
+
+def soft_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """SoftPool over (N, C, L) or (C, L): each window's softmax-weighted mean
+    sum_i w_i x_i, w_i = exp(x_i) / sum_j exp(x_j) over its elements inside the input
+    (padding is excluded). Stable for any input; exact gradient w_i (1 + x_i - y)."""
+    return _ops.soft_pool1d(input, *_pool_args(kernel_size, stride, padding, dilation, ceil_mode))
+
+
+def soft_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """SoftPool over (N, C, H, W) or (C, H, W); see soft_pool1d."""
+    return _ops.soft_pool2d(input, *_pool_args(kernel_size, stride, padding, dilation, ceil_mode))
+
+
+def soft_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """SoftPool over (N, C, D, H, W) or (C, D, H, W); see soft_pool1d."""
+    return _ops.soft_pool3d(input, *_pool_args(kernel_size, stride, padding, dilation, ceil_mode))
+
+
+def _philox_key(generator):
+    """The (seed, offset) of one sampling call, drawn with a CPU generator (torch's default
+    one when None, whatever the input's device): torch.manual_seed reproduces it, and
+    each call advances the generator, so consecutive calls draw fresh samples."""
+    if generator is not None and generator.device.type != "cpu":
+        raise ValueError("stochastic_pool: generator must be a CPU torch.Generator (the key is "
+                         f"drawn on the CPU whatever the input's device), but got one on {generator.device}")
+    seed, offset = torch.randint(0, 2**63 - 1, (2,), generator=generator).tolist()
+    return seed, offset
+
+
+def _stochastic_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, training, generator,
+                     return_indices):
+    args = _pool_args(kernel_size, stride, padding, dilation, ceil_mode)
+    if training:
+        out, indices = getattr(_ops, f"stochastic_pool{nd}d")(input, *args, *_philox_key(generator))
+        return (out, indices) if return_indices else out
+    out = getattr(_ops, f"stochastic_pool{nd}d_eval")(input, *args)
+    if not return_indices:
+        return out
+    # Evaluation picks nothing: the index given is the most probable pick's, the max.
+    _, indices = getattr(_ops, f"max_pool{nd}d_with_indices")(input.detach(), *args)
+    return out, indices
+
+
+def stochastic_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                      training=True, generator=None, return_indices=False):
+    """Stochastic pooling over (N, C, L) or (C, L), weights w_i = max(x_i, 0) over each
+    window's elements inside the input. training=True: one element per window, picked
+    with probability w_i / sum w (Philox, keyed from `generator`, a CPU generator,
+    torch's default one when None); indices as max_pool's. training=False:
+    sum w x / sum w (with return_indices, the index of the max). A window whose weights
+    sum to 0 is max-pooled in both modes."""
+    return _stochastic_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, training,
+                            generator, return_indices)
+
+
+def stochastic_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                      training=True, generator=None, return_indices=False):
+    """Stochastic pooling over (N, C, H, W) or (C, H, W); see stochastic_pool1d."""
+    return _stochastic_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, training,
+                            generator, return_indices)
+
+
+def stochastic_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                      training=True, generator=None, return_indices=False):
+    """Stochastic pooling over (N, C, D, H, W) or (C, D, H, W); see stochastic_pool1d."""
+    return _stochastic_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, training,
+                            generator, return_indices)

@@ -87,3 +87,86 @@ class AvgPool2d(_AvgPoolNd):
 class AvgPool3d(_AvgPoolNd):
     """torch.nn.AvgPool3d, computed by torchpool."""
     _pool = staticmethod(F.avg_pool3d)
+
+
+# Soft and stochastic pooling: constructor arguments and repr as MaxPoolNd's.
+
+__all__ += [
+    "SoftPool1d", "SoftPool2d", "SoftPool3d",
+    "StochasticPool1d", "StochasticPool2d", "StochasticPool3d",
+]
+
+
+class _SoftPoolNd(torch.nn.Module):
+    __constants__ = ["kernel_size", "stride", "padding", "dilation", "ceil_mode"]
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if (stride is not None) else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                f", dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+    def forward(self, input):
+        return self._pool(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode)
+
+
+class SoftPool1d(_SoftPoolNd):
+    """SoftPool over (N, C, L): see torchpool.soft_pool1d."""
+    _pool = staticmethod(F.soft_pool1d)
+
+
+class SoftPool2d(_SoftPoolNd):
+    """SoftPool over (N, C, H, W): see torchpool.soft_pool2d."""
+    _pool = staticmethod(F.soft_pool2d)
+
+
+class SoftPool3d(_SoftPoolNd):
+    """SoftPool over (N, C, D, H, W): see torchpool.soft_pool3d."""
+    _pool = staticmethod(F.soft_pool3d)
+
+
+class _StochasticPoolNd(torch.nn.Module):
+    """Samples in training mode, weights (sum w x / sum w) in eval mode."""
+    __constants__ = ["kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"]
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False, generator=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if (stride is not None) else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+        self.generator = generator
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                f", dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+    def forward(self, input):
+        return self._pool(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, training=self.training, generator=self.generator,
+                          return_indices=self.return_indices)
+
+
+class StochasticPool1d(_StochasticPoolNd):
+    """Stochastic pooling over (N, C, L): see torchpool.stochastic_pool1d."""
+    _pool = staticmethod(F.stochastic_pool1d)
+
+
+class StochasticPool2d(_StochasticPoolNd):
+    """Stochastic pooling over (N, C, H, W): see torchpool.stochastic_pool2d."""
+    _pool = staticmethod(F.stochastic_pool2d)
+
+
+class StochasticPool3d(_StochasticPoolNd):
+    """Stochastic pooling over (N, C, D, H, W): see torchpool.stochastic_pool3d."""
+    _pool = staticmethod(F.stochastic_pool3d)

@@ -17,6 +17,9 @@
 #include "torchpool/cpu/kernel.h"
 #include "torchpool/ops/cpu/isa/avg_pool.h"
 #include "torchpool/ops/cpu/isa/max_pool.h"
+#include "torchpool/ops/cpu/isa/soft_pool.h"
+#include "torchpool/ops/cpu/isa/stochastic_pool.h"
+#include "torchpool/philox.h"
 
 using namespace torchpool;
 using namespace torchpool::cpu;
@@ -273,4 +276,76 @@ TEST_CASE("routing by windows reports an index outside its window's rows or the 
       bad[0] = 0;
     }
   }
+}
+
+TEST_CASE("levels agree: soft_pool forward and backward") {
+  for (const Case& c : cases())
+    for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16})
+      for (Layout l : {Layout::contiguous, Layout::channels_last})
+        for (bool bwd : {false, true})
+          compare_levels("soft_pool " + c.name + (bwd ? " backward" : ""), t, l, c.g,
+                         [&](Level lv) {
+                           const SoftPoolKernels& k = soft_pool_kernels(lv);
+                           return (bwd ? k.backward : k.forward).get(l, t);
+                         },
+                         bwd, false, nullptr);
+}
+
+TEST_CASE("levels agree: stochastic_pool sampling (values and indices), evaluation and its backward") {
+  const StochasticPoolParams key{0x0123456789ABCDEFull, 0xFEDCBA9876543210ull};
+  for (const Case& c : cases())
+    for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16})
+      for (Layout l : {Layout::contiguous, Layout::channels_last}) {
+        compare_levels("stochastic_pool sample " + c.name, t, l, c.g,
+                       [&](Level lv) { return stochastic_pool_kernels(lv).sample.get(l, t); }, false, true,
+                       &key);
+        compare_levels("stochastic_pool eval " + c.name, t, l, c.g,
+                       [&](Level lv) { return stochastic_pool_kernels(lv).eval.get(l, t); }, false, false,
+                       nullptr);
+        compare_levels("stochastic_pool eval backward " + c.name, t, l, c.g,
+                       [&](Level lv) { return stochastic_pool_kernels(lv).eval_backward.get(l, t); }, true,
+                       false, nullptr);
+      }
+}
+
+TEST_CASE("philox4x32-10 known answers (Random123's kat_vectors)") {
+  struct Kat {
+    philox::U32x4 ctr;
+    uint32_t k0, k1;
+    philox::U32x4 want;
+  };
+  const Kat kats[] = {
+      {{{0, 0, 0, 0}}, 0, 0, {{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}}},
+      {{{0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}}, 0xffffffffu, 0xffffffffu,
+       {{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}}},
+      {{{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}}, 0xa4093822u, 0x299f31d0u,
+       {{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}}},
+  };
+  for (const Kat& k : kats) {
+    const philox::U32x4 got = philox::philox4x32_10(k.ctr, k.k0, k.k1);
+    for (int i = 0; i < 4; ++i) REQUIRE(got.x[i] == k.want.x[i]);
+  }
+  // bits(): counter (index low, index high, offset low, offset high), key (seed low, high).
+  const uint64_t seed = 0x299f31d0a4093822ull, offset = 0x0370734413198a2eull, index = 0x85a308d3243f6a88ull;
+  REQUIRE(philox::bits(seed, offset, index) == 0xd16cfe09u);
+  REQUIRE(philox::uniform(0xFFFFFFFFu) == 1.0f - 1.0f / 16777216.0f);
+  REQUIRE(philox::uniform(0x000000FFu) == 0.0f);
+}
+
+TEST_CASE("every level draws philox.h's uniforms, 64-bit indices included") {
+  const uint64_t seed = 0x9E3779B97F4A7C15ull, offset = 0xD1B54A32D192ED03ull;
+  const int64_t n = 77;  // whole packs and a tail at every width
+  for (int64_t first : {int64_t(0), int64_t(0xFFFFFFF0), int64_t(1) << 40, (int64_t(1) << 62) + 12345})
+    for (int64_t step : {int64_t(1), int64_t(3), int64_t(12544), (int64_t(1) << 33) + 7}) {
+      std::vector<float> want(n), got(n);
+      for (int64_t i = 0; i < n; ++i)
+        want[size_t(i)] = philox::uniform(philox::bits(seed, offset, uint64_t(first) + uint64_t(i) * uint64_t(step)));
+      for (Level lv : {Level::scalar, Level::avx2, Level::avx512}) {
+        if (!compiled(lv) || int(lv) > int(supported_level())) continue;
+        std::fill(got.begin(), got.end(), -1.0f);
+        stochastic_pool_kernels(lv).uniforms(seed, offset, first, step, n, got.data());
+        INFO(level_name(lv) << " first " << first << " step " << step);
+        REQUIRE(got == want);
+      }
+    }
 }

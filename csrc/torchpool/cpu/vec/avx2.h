@@ -10,6 +10,40 @@ namespace torchpool {
 namespace cpu {
 namespace TORCHPOOL_CPU_CAPABILITY {
 
+// hi and lo halves of the 64-bit products a * m of 8 uint32 lanes: even lanes and odd
+// lanes (shifted down) are multiplied apart, then interleaved back.
+TP_INLINE void mulhilo8(__m256i a, uint32_t m, __m256i& hi, __m256i& lo) {
+  const __m256i mv = _mm256_set1_epi64x(m);
+  const __m256i even = _mm256_mul_epu32(a, mv), odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), mv);
+  lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+// philox::uniform(philox::bits(seed, offset, first + l * step)) for lanes l < 8.
+TP_INLINE __m256 philox_uniform8(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
+  const uint64_t f = uint64_t(first), s = uint64_t(step);
+  const __m256i i0 = _mm256_setr_epi64x(int64_t(f), int64_t(f + s), int64_t(f + 2 * s), int64_t(f + 3 * s));
+  const __m256i i1 = _mm256_add_epi64(i0, _mm256_set1_epi64x(int64_t(4 * s)));
+  // Each index's low words to the low 128 bits, high words to the high 128.
+  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m256i a = _mm256_permutevar8x32_epi32(i0, split), b = _mm256_permutevar8x32_epi32(i1, split);
+  __m256i c0 = _mm256_permute2x128_si256(a, b, 0x20), c1 = _mm256_permute2x128_si256(a, b, 0x31);
+  __m256i c2 = _mm256_set1_epi32(int32_t(uint32_t(offset))), c3 = _mm256_set1_epi32(int32_t(uint32_t(offset >> 32)));
+  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    __m256i hi0, lo0, hi1, lo1;
+    mulhilo8(c0, philox::kMul0, hi0, lo0);
+    mulhilo8(c2, philox::kMul1, hi1, lo1);
+    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(int32_t(k0)));
+    c1 = lo1;
+    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(int32_t(k1)));
+    c3 = lo0;
+    k0 += philox::kWeyl0;
+    k1 += philox::kWeyl1;
+  }
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
+}
+
 struct PackF {
   using T = float;
   using F = __m256;
@@ -86,6 +120,14 @@ struct PackF {
   static TP_INLINE M mnot(M a) { return _mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(-1))); }
   static TP_INLINE bool any(M a) { return _mm256_movemask_ps(a) != 0; }
   static TP_INLINE F select(M m, F a, F b) { return _mm256_blendv_ps(b, a, m); }
+  static TP_INLINE F scale2(F t) {
+    const __m256i u = _mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(int32_t(127u - 0x4B400000u)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(u, 23));
+  }
+  static TP_INLINE F exp(F x) { return exp_of<PackF>(x); }
+  static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
+    return philox_uniform8(seed, offset, first, step);
+  }
 
   static TP_INLINE I lanes(int64_t step) {
     return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
@@ -96,6 +138,7 @@ struct PackF {
   static TP_INLINE I iselect(M m, I a, I b) {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
   }
+  static TP_INLINE M ieq(I a, I b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
 
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)));
@@ -156,6 +199,15 @@ struct PackD {
   static TP_INLINE M mnot(M a) { return _mm256_xor_pd(a, _mm256_castsi256_pd(_mm256_set1_epi32(-1))); }
   static TP_INLINE bool any(M a) { return _mm256_movemask_pd(a) != 0; }
   static TP_INLINE F select(M m, F a, F b) { return _mm256_blendv_pd(b, a, m); }
+  static TP_INLINE F scale2(F t) {
+    const __m256i u = _mm256_add_epi64(_mm256_castpd_si256(t),
+                                       _mm256_set1_epi64x(int64_t(1023u - 0x4338000000000000ull)));
+    return _mm256_castsi256_pd(_mm256_slli_epi64(u, 52));
+  }
+  static TP_INLINE F exp(F x) { return exp_of<PackD>(x); }
+  static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
+    return _mm256_cvtps_pd(_mm256_castps256_ps128(philox_uniform8(seed, offset, first, step)));
+  }
 
   static TP_INLINE I lanes(int64_t step) { return _mm256_setr_epi64x(0, step, 2 * step, 3 * step); }
   static TP_INLINE I iadd(I v, int64_t c) { return _mm256_add_epi64(v, _mm256_set1_epi64x(c)); }
@@ -163,6 +215,7 @@ struct PackD {
   static TP_INLINE I iselect(M m, I a, I b) {
     return _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(b), _mm256_castsi256_pd(a), m));
   }
+  static TP_INLINE M ieq(I a, I b) { return _mm256_castsi256_pd(_mm256_cmpeq_epi64(a, b)); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), v)); }

@@ -10,6 +10,41 @@ namespace torchpool {
 namespace cpu {
 namespace TORCHPOOL_CPU_CAPABILITY {
 
+// hi and lo halves of the 64-bit products a * m of 16 uint32 lanes: even lanes and odd
+// lanes (shifted down) are multiplied apart, then interleaved back.
+TP_INLINE void mulhilo16(__m512i a, uint32_t m, __m512i& hi, __m512i& lo) {
+  const __m512i mv = _mm512_set1_epi64(m);
+  const __m512i even = _mm512_mul_epu32(a, mv), odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mv);
+  lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
+// philox::uniform(philox::bits(seed, offset, first + l * step)) for lanes l < 16.
+TP_INLINE __m512 philox_uniform16(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
+  const __m512i s = _mm512_set1_epi64(step);
+  const __m512i i0 = _mm512_add_epi64(_mm512_set1_epi64(first),
+                                      _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), s));
+  const __m512i i1 = _mm512_add_epi64(i0, _mm512_slli_epi64(s, 3));
+  // Low and high words of the 64-bit indices (vpmovqd keeps the low 32 bits).
+  __m512i c0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(i0)), _mm512_cvtepi64_epi32(i1), 1);
+  __m512i c1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_srli_epi64(i0, 32))),
+                                  _mm512_cvtepi64_epi32(_mm512_srli_epi64(i1, 32)), 1);
+  __m512i c2 = _mm512_set1_epi32(int32_t(uint32_t(offset))), c3 = _mm512_set1_epi32(int32_t(uint32_t(offset >> 32)));
+  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    __m512i hi0, lo0, hi1, lo1;
+    mulhilo16(c0, philox::kMul0, hi0, lo0);
+    mulhilo16(c2, philox::kMul1, hi1, lo1);
+    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int32_t(k0)));
+    c1 = lo1;
+    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int32_t(k1)));
+    c3 = lo0;
+    k0 += philox::kWeyl0;
+    k1 += philox::kWeyl1;
+  }
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(c0, 8)), _mm512_set1_ps(1.0f / 16777216.0f));
+}
+
 struct PackF {
   using T = float;
   using F = __m512;
@@ -79,6 +114,14 @@ struct PackF {
   static TP_INLINE M mnot(M a) { return M(~a); }
   static TP_INLINE bool any(M a) { return a != 0; }
   static TP_INLINE F select(M m, F a, F b) { return _mm512_mask_blend_ps(m, b, a); }
+  static TP_INLINE F scale2(F t) {
+    const __m512i u = _mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(int32_t(127u - 0x4B400000u)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 23));
+  }
+  static TP_INLINE F exp(F x) { return exp_of<PackF>(x); }
+  static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
+    return philox_uniform16(seed, offset, first, step);
+  }
 
   static TP_INLINE I lanes(int64_t step) {
     return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -87,6 +130,7 @@ struct PackF {
   static TP_INLINE I iadd(I v, int64_t c) { return _mm512_add_epi32(v, _mm512_set1_epi32(int32_t(c))); }
   static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi32(int32_t(c)); }
   static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi32(m, b, a); }
+  static TP_INLINE M ieq(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
 
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
@@ -148,6 +192,16 @@ struct PackD {
   static TP_INLINE M mnot(M a) { return M(~a); }
   static TP_INLINE bool any(M a) { return a != 0; }
   static TP_INLINE F select(M m, F a, F b) { return _mm512_mask_blend_pd(m, b, a); }
+  static TP_INLINE F scale2(F t) {
+    const __m512i u = _mm512_add_epi64(_mm512_castpd_si512(t),
+                                       _mm512_set1_epi64(int64_t(1023u - 0x4338000000000000ull)));
+    return _mm512_castsi512_pd(_mm512_slli_epi64(u, 52));
+  }
+  static TP_INLINE F exp(F x) { return exp_of<PackD>(x); }
+  // The first 8 of 16 lanes (double is no speed target).
+  static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
+    return _mm512_cvtps_pd(_mm512_castps512_ps256(philox_uniform16(seed, offset, first, step)));
+  }
 
   static TP_INLINE I lanes(int64_t step) {
     return _mm512_mullo_epi64(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(step));
@@ -155,6 +209,7 @@ struct PackD {
   static TP_INLINE I iadd(I v, int64_t c) { return _mm512_add_epi64(v, _mm512_set1_epi64(c)); }
   static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi64(c); }
   static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi64(m, b, a); }
+  static TP_INLINE M ieq(I a, I b) { return _mm512_cmpeq_epi64_mask(a, b); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm512_storeu_pd(p, _mm512_add_pd(_mm512_loadu_pd(p), v)); }

@@ -10,6 +10,10 @@
 //   add sub mul div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
 //   lanes iadd iset1 iselect store_idx                             index lanes
 //   acc_add acc_add2 acc_addn        add lanes into T accumulators at stride 1, 2, n
+//   exp              e^x by exp_of() below: the same operations at every level
+//   ieq              index lanes equal (a lane mask)
+//   uniform          Philox uniforms in [0, 1) of the linear indices first + l*step,
+//                    as philox.h's (plain packs only: an Unroll's parts are built apart)
 //
 // Everything lives in the namespace of the level being compiled, so no inline
 // function built with wide-ISA flags is ever shared with another level.
@@ -22,6 +26,7 @@
 #include <cstring>
 
 #include "torchpool/cpu/kernel.h"
+#include "torchpool/philox.h"
 
 namespace torchpool {
 namespace cpu {
@@ -87,6 +92,59 @@ TP_INLINE void narrow(double* p, double v) { *p = v; }
 TP_INLINE void narrow(half* p, float v) { *p = to_half(v); }
 TP_INLINE void narrow(bf16* p, float v) { *p = to_bf16(v); }
 
+// e^x by the same operations at every level and width, so that the levels agree bit
+// for bit: x = n ln2 + r with n = round(x / ln2) and |r| <= ln2/2, e^r by its Taylor
+// series (degree 7 in float, 13 in double: under an ulp), times 2^n made in the
+// exponent bits (P::scale2). Plain mul and add, never fma (the scalar level has none).
+// For x up to 88 (float) or 709 (double); below `lo` (where e^x is subnormal), and -inf,
+// it gives 0; NaN gives NaN.
+template <class T>
+struct ExpConstants;
+template <>
+struct ExpConstants<float> {
+  static constexpr float lo = -87.0f, log2e = 1.44269504f;
+  static constexpr float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;  // n*ln2_hi is exact
+  static constexpr float round = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  static constexpr int degree = 7;
+};
+template <>
+struct ExpConstants<double> {
+  static constexpr double lo = -708.0, log2e = 1.4426950408889634;
+  static constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  static constexpr double round = 6755399441055744.0;  // 1.5 * 2^52
+  static constexpr int degree = 13;
+};
+
+constexpr double inv_factorial(int k) {
+  double f = 1;
+  for (int i = 2; i <= k; ++i) f *= i;
+  return 1.0 / f;
+}
+
+template <class P, class F>
+TP_INLINE F exp_of(const F& x) {
+  using T = typename P::T;
+  using C = ExpConstants<T>;
+  const auto below = P::lt(x, P::set1(C::lo));
+  const F xc = P::select(below, P::set1(C::lo), x);
+  const F t = P::add(P::mul(xc, P::set1(C::log2e)), P::set1(C::round));  // n + round
+  const F n = P::sub(t, P::set1(C::round));
+  const F r = P::sub(P::sub(xc, P::mul(n, P::set1(C::ln2_hi))), P::mul(n, P::set1(C::ln2_lo)));
+  F p = P::set1(T(inv_factorial(C::degree)));
+  for (int k = C::degree - 1; k >= 0; --k) p = P::add(P::mul(p, r), P::set1(T(inv_factorial(k))));
+  return P::select(below, P::set1(T(0)), P::mul(p, P::scale2(t)));
+}
+
+// 2^n from t = n + ExpConstants::round: n sits in the low mantissa bits of t.
+TP_INLINE float scale2_bits(float t) { return bits_to_float((float_to_bits(t) + (127u - 0x4B400000u)) << 23); }
+TP_INLINE double scale2_bits(double t) {
+  uint64_t u;
+  std::memcpy(&u, &t, 8);
+  u = (u + (1023u - 0x4338000000000000ull)) << 52;
+  std::memcpy(&t, &u, 8);
+  return t;
+}
+
 template <class Tc>
 struct Pack1 {
   using T = Tc;
@@ -132,11 +190,17 @@ struct Pack1 {
   static TP_INLINE M mnot(M a) { return !a; }
   static TP_INLINE bool any(M a) { return a; }
   static TP_INLINE F select(M m, F a, F b) { return m ? a : b; }
+  static TP_INLINE F scale2(F t) { return scale2_bits(t); }
+  static TP_INLINE F exp(F x) { return exp_of<Pack1>(x); }
+  static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t) {
+    return F(philox::uniform(philox::bits(seed, offset, uint64_t(first))));
+  }
 
   static TP_INLINE I lanes(int64_t) { return 0; }
   static TP_INLINE I iadd(I v, int64_t c) { return v + c; }
   static TP_INLINE I iset1(int64_t c) { return c; }
   static TP_INLINE I iselect(M m, I a, I b) { return m ? a : b; }
+  static TP_INLINE M ieq(I a, I b) { return a == b; }
   static TP_INLINE void store_idx(int64_t* p, I v) { *p = v; }
 
   static TP_INLINE void acc_add(T* p, F v) { *p += v; }

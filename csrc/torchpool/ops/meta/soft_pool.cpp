@@ -1,0 +1,41 @@
+// soft_pool on the Meta dispatch key: output shapes, dtypes and memory formats only.
+#include <torch/library.h>
+
+#include "torchpool/ops/pooling.h"
+
+namespace torchpool {
+namespace meta {
+namespace {
+
+using at::IntArrayRef;
+using at::Tensor;
+
+constexpr const char* kOp[] = {"", "soft_pool1d", "soft_pool2d", "soft_pool3d"};
+
+template <int ND>
+Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, IntArrayRef d,
+               bool ceil_mode) {
+  return PoolCall(self, pool_args(kOp[ND], ND, k, s, p, d, ceil_mode)).empty(true, self.options());
+}
+
+template <int ND>
+Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, IntArrayRef s,
+                IntArrayRef p, IntArrayRef d, bool ceil_mode) {
+  return PoolCall(self, pool_args(kOp[ND], ND, k, s, p, d, ceil_mode))
+      .empty(false, grad_output.options());
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torchpool, Meta, m) {
+#define TP_IMPL(N)                         \
+  m.impl("soft_pool" #N "d", &forward<N>); \
+  m.impl("soft_pool" #N "d_backward", &backward<N>);
+  TP_IMPL(1)
+  TP_IMPL(2)
+  TP_IMPL(3)
+#undef TP_IMPL
+}
+
+}  // namespace meta
+}  // namespace torchpool
