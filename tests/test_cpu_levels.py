@@ -11,7 +11,8 @@ import pytest
 import torchpool
 
 HERE = Path(__file__).resolve().parent
-PARITY = ["test_max_pool.py", "test_avg_pool.py", "test_hypothesis.py", "test_gradcheck.py"]
+PARITY = ["test_max_pool.py", "test_avg_pool.py", "test_hypothesis.py", "test_gradcheck.py",
+          "test_unpool.py"]
 LEVELS = ["scalar", "avx2", "avx512"]
 
 

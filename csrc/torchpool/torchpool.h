@@ -7,6 +7,7 @@
 
 #include "torchpool/ops/avg_pool.h"
 #include "torchpool/ops/max_pool.h"
+#include "torchpool/ops/unpool.h"
 
 namespace torchpool {
 
