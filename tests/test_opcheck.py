@@ -46,7 +46,7 @@ def unpool_samples():
     """(op, args) for every op of the unpool family, 1d/2d/3d, both layouts."""
     out = []
     for nd in (1, 2, 3):
-        shape = (2, 3) + (7, 6, 5)[:nd]
+        shape = (2, 3) + (7, 5, 7)[:nd]  # sizes the default output size gives back
         k, s, p, d = [3] * nd, [2] * nd, [1] * nd, [1] * nd
         for cl in ([False, True] if nd > 1 else [False]):
             fmt = torch.channels_last if nd == 2 else torch.channels_last_3d
