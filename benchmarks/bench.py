@@ -51,6 +51,8 @@ def configs():
         ("soft 2x2 s2", 2, "soft", SHAPE_2D, 2, 2, 0),
         ("stochastic train 2x2 s2", 2, "stochastic_train", SHAPE_2D, 2, 2, 0),
         ("stochastic eval 2x2 s2", 2, "stochastic_eval", SHAPE_2D, 2, 2, 0),
+
+        ("max_unpool 2x2 s2", 2, "max_unpool", SHAPE_2D, 2, 2, 0),
     ]
 
 
@@ -61,6 +63,8 @@ def calls(nd, kind, x, k, s, p):
         return soft_stochastic_calls(kind, x, k, s, p)
     ks, ss, ps, ds = [k] * nd, [s] * nd, [p] * nd, [1] * nd
     esz = x.element_size()
+    if kind == "max_unpool":
+        return unpool_calls(nd, x, ks, ss, ps, ds)
     if kind == "max":
         y, idx = getattr(tp, f"max_pool{nd}d_with_indices")(x, ks, ss, ps, ds, False)
         g = torch.randn_like(y)
@@ -139,6 +143,20 @@ def soft_stochastic_calls(kind, x, k, s, p):
         ours_b = lambda: tp.stochastic_pool2d_eval_backward(g, x, ks, ss, ps, ds, False)  # noqa: E731
         bytes_f, bytes_b = (x.numel() + g.numel()) * esz, (2 * x.numel() + g.numel()) * esz
     return {"fwd": (ours_f, torch_f, bytes_f), "bwd": (ours_b, torch_b, bytes_b)}
+
+def unpool_calls(nd, x, ks, ss, ps, ds):
+    """max_unpool inverting the max pooling of x (x's size is the unpooled one), and its
+    backward (a gather; torch's through autograd, which has no op of its own for it)."""
+    y, idx = getattr(tp, f"max_pool{nd}d_with_indices")(x, ks, ss, ps, ds, False)
+    g = torch.randn_like(x)
+    ours_f = lambda: getattr(tp, f"max_unpool{nd}d")(y, idx, ks, ss, ps, None)  # noqa: E731
+    torch_f = lambda: getattr(F, f"max_unpool{nd}d")(y, idx, ks, ss, ps)  # noqa: E731
+    ours_b = lambda: getattr(tp, f"max_unpool{nd}d_backward")(g, idx)  # noqa: E731
+    yr = y.detach().requires_grad_()
+    zr = getattr(F, f"max_unpool{nd}d")(yr, idx, ks, ss, ps)
+    torch_b = lambda: torch.autograd.grad(zr, yr, g, retain_graph=True)  # noqa: E731
+    nbytes = y.numel() * (y.element_size() + 8) + x.numel() * x.element_size()
+    return {"fwd": (ours_f, torch_f, nbytes), "bwd": (ours_b, torch_b, nbytes)}
 
 
 def timer(fn, min_time):

@@ -87,3 +87,24 @@ def test_soft_and_stochastic_signatures(nd):
         assert hasattr(torch.ops.torchpool, suffix.format(nd)), suffix.format(nd)
     for module in (f"SoftPool{nd}d", f"StochasticPool{nd}d"):
         assert module in torchpool.nn.__all__ and hasattr(torchpool.nn, module)
+
+UNPOOL_FUNCTIONS = ["max_unpool1d", "max_unpool2d", "max_unpool3d",
+                    "avg_unpool1d", "avg_unpool2d", "avg_unpool3d"]
+AVG_UNPOOL_PARAMETERS = AVG_PARAMETERS + [("output_size", None)]
+
+
+@pytest.mark.parametrize("name", UNPOOL_FUNCTIONS)
+def test_unpool_signature(name):
+    ours = [(p.name, p.default) for p in inspect.signature(getattr(torchpool, name)).parameters.values()]
+    if name.startswith("max"):
+        theirs = [(p.name, p.default) for p in inspect.signature(getattr(F, name)).parameters.values()]
+    else:  # torch has no avg_unpool: avg_pool's arguments, then output_size as max_unpool's
+        theirs = AVG_UNPOOL_PARAMETERS
+    assert ours == theirs
+
+
+def test_unpool_ops_are_registered():
+    for nd in (1, 2, 3):
+        for name in (f"max_unpool{nd}d", f"max_unpool{nd}d_backward", f"max_unpool{nd}d_add",
+                     f"avg_unpool{nd}d", f"avg_unpool{nd}d_backward"):
+            assert hasattr(torch.ops.torchpool, name), name

@@ -71,6 +71,37 @@ def test_opcheck(op, args):
     torch.library.opcheck(op, args)
 
 
+def unpool_samples():
+    """(op, args) for every op of the unpool family, 1d/2d/3d, both layouts."""
+    out = []
+    for nd in (1, 2, 3):
+        shape = (2, 3) + (7, 5, 7)[:nd]  # sizes the default output size gives back
+        k, s, p, d = [3] * nd, [2] * nd, [1] * nd, [1] * nd
+        for cl in ([False, True] if nd > 1 else [False]):
+            fmt = torch.channels_last if nd == 2 else torch.channels_last_3d
+            for rg in (False, True):
+                x = torch.randn(shape, dtype=torch.float64)
+                if cl:
+                    x = x.contiguous(memory_format=fmt)
+                y, idx = getattr(ops, f"max_pool{nd}d_with_indices")(x, k, s, p, d, False)
+                x.requires_grad_(rg)
+                y.requires_grad_(rg)
+                size = list(shape[2:])
+                out += [(getattr(ops, f"max_unpool{nd}d").default, (y, idx, k, s, p, size)),
+                        (getattr(ops, f"max_unpool{nd}d").default, (y, idx, k, s, p, None)),
+                        (getattr(ops, f"max_unpool{nd}d_backward").default, (x, idx)),
+                        (getattr(ops, f"max_unpool{nd}d_add").default, (y, idx, size)),
+                        (getattr(ops, f"avg_unpool{nd}d").default, (y, k, s, p, False, True, None, size)),
+                        (getattr(ops, f"avg_unpool{nd}d").default, (y, k, s, p, True, False, 2, None)),
+                        (getattr(ops, f"avg_unpool{nd}d_backward").default, (x, k, s, p, False, True, None))]
+    return out
+
+
+@pytest.mark.parametrize("op,args", unpool_samples(), ids=lambda v: str(v) if not isinstance(v, tuple) else "")
+def test_opcheck_unpool(op, args):
+    torch.library.opcheck(op, args)
+
+
 def _model(x):
     a = torchpool.max_pool2d(x, 3, 2, 1)
     b = torchpool.avg_pool2d(a, 2, 1, ceil_mode=True, count_include_pad=False)
@@ -88,6 +119,26 @@ def test_compile_fullgraph(backend):
     eager = _model(x)
     (gx_eager,) = torch.autograd.grad(eager, x)
     compiled = torch.compile(_model, fullgraph=True, backend=backend)
+    got = compiled(x)
+    (gx,) = torch.autograd.grad(got, x)
+    torch.testing.assert_close(got, eager)
+    torch.testing.assert_close(gx, gx_eager)
+
+
+def _unpool_model(x):
+    y, i = torchpool.max_pool2d(x, 2, return_indices=True)
+    u = torchpool.max_unpool2d(y.square(), i, 2, output_size=x.shape)
+    a = torchpool.avg_unpool2d(torchpool.avg_pool2d(u, 3, 2, 1), 3, 2, 1, output_size=x.shape[-2:])
+    return (a * x).sum()
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_compile_fullgraph_unpool(backend):
+    torch._dynamo.reset()
+    x = torch.randn(2, 4, 11, 13, requires_grad=True)
+    eager = _unpool_model(x)
+    (gx_eager,) = torch.autograd.grad(eager, x)
+    compiled = torch.compile(_unpool_model, fullgraph=True, backend=backend)
     got = compiled(x)
     (gx,) = torch.autograd.grad(got, x)
     torch.testing.assert_close(got, eager)

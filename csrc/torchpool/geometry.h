@@ -105,4 +105,31 @@ Geometry pool_geometry(const PoolArgs& args, Ints input_sizes);
 void expand_arg(const char* op, const char* name, Ints v, int nd, int64_t* out,
                 bool allow_empty = false);
 
+// The user's arguments for an unpooling op (max_unpool, avg_unpool) with `nd` spatial
+// dims: those of the pooling it inverts, and output_size, the unpooled size if given
+// (nd values, or nd + 2 whose first two, N and C, are ignored as torch does).
+struct UnpoolArgs {
+  const char* op = "unpool";
+  int nd = 2;
+  Ints kernel_size, stride, padding;
+  bool has_output_size = false;
+  Ints output_size;
+};
+
+// An unpooling op's geometry is that of the pooling it inverts: `in` the unpooled
+// (output) sizes, `out` the input's spatial sizes. Both check the input sizes and the
+// arguments, naming them, and throw c10::Error (c10::ValueError for output_size).
+//
+// max_unpool: unpooled size (L-1)*s - 2p + k per dim, or output_size, which must lie
+// strictly within that default +- s (torch's rule); dilation 1.
+Geometry max_unpool_geometry(const UnpoolArgs& args, Ints input_sizes);
+// avg_unpool: the average pooling (ceil_mode; no dilation) that takes the unpooled
+// size back to the input's; unpooled size as max_unpool's by default, else any
+// output_size that pools back to the input's size.
+Geometry avg_unpool_geometry(const UnpoolArgs& args, bool ceil_mode, Ints input_sizes);
+// Indices anywhere in planes of the given unpooled spatial sizes (nd values), the
+// pooled side sized as `name`: the routing of max_unpool's backward and of its
+// adjoint. Kernel and stride 1.
+Geometry routing_geometry(const char* op, const char* name, int nd, Ints pooled_sizes, Ints unpooled);
+
 }  // namespace torchpool

@@ -9,6 +9,7 @@
 #include "torchpool/ops/max_pool.h"
 #include "torchpool/ops/soft_pool.h"
 #include "torchpool/ops/stochastic_pool.h"
+#include "torchpool/ops/unpool.h"
 
 namespace torchpool {
 

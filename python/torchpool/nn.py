@@ -1,12 +1,14 @@
 """Pooling modules mirroring torch.nn: the same constructor arguments, attributes and repr."""
 import torch
-from torch.nn.modules.utils import _single
+from torch.nn.modules.utils import _pair, _single, _triple
 
 from . import functional as F
 
 __all__ = [
     "MaxPool1d", "MaxPool2d", "MaxPool3d",
     "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+    "AvgUnpool1d", "AvgUnpool2d", "AvgUnpool3d",
 ]
 
 
@@ -170,3 +172,61 @@ class StochasticPool2d(_StochasticPoolNd):
 class StochasticPool3d(_StochasticPoolNd):
     """Stochastic pooling over (N, C, D, H, W): see torchpool.stochastic_pool3d."""
     _pool = staticmethod(F.stochastic_pool3d)
+
+class _MaxUnpoolNd(torch.nn.Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = self._tuple(kernel_size)
+        self.stride = self._tuple(stride if stride is not None else kernel_size)
+        self.padding = self._tuple(padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input, indices, output_size=None):
+        return self._unpool(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """torch.nn.MaxUnpool1d, computed by torchpool (repeated indices: the latest wins)."""
+    _unpool = staticmethod(F.max_unpool1d)
+    _tuple = staticmethod(_single)
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """torch.nn.MaxUnpool2d, computed by torchpool (repeated indices: the latest wins)."""
+    _unpool = staticmethod(F.max_unpool2d)
+    _tuple = staticmethod(_pair)
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """torch.nn.MaxUnpool3d, computed by torchpool (repeated indices: the latest wins)."""
+    _unpool = staticmethod(F.max_unpool3d)
+    _tuple = staticmethod(_triple)
+
+
+class _AvgUnpoolNd(_AvgPoolNd):
+    def forward(self, input, output_size=None):
+        return self._pool(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, self.divisor_override, output_size)
+
+
+class AvgUnpool1d(_AvgUnpoolNd):
+    """The adjoint of AvgPool1d (same constructor); forward(input, output_size=None)."""
+    _pool = staticmethod(F.avg_unpool1d)
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        # As AvgPool1d: the sizes are kept as 1-tuples.
+        super().__init__(_single(kernel_size), _single(stride if stride is not None else kernel_size),
+                         _single(padding), ceil_mode, count_include_pad, divisor_override)
+
+
+class AvgUnpool2d(_AvgUnpoolNd):
+    """The adjoint of AvgPool2d (same constructor); forward(input, output_size=None)."""
+    _pool = staticmethod(F.avg_unpool2d)
+
+
+class AvgUnpool3d(_AvgUnpoolNd):
+    """The adjoint of AvgPool3d (same constructor); forward(input, output_size=None)."""
+    _pool = staticmethod(F.avg_unpool3d)

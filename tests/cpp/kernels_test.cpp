@@ -20,6 +20,7 @@
 #include "torchpool/ops/cpu/isa/soft_pool.h"
 #include "torchpool/ops/cpu/isa/stochastic_pool.h"
 #include "torchpool/philox.h"
+#include "torchpool/ops/cpu/isa/unpool.h"
 
 using namespace torchpool;
 using namespace torchpool::cpu;
@@ -348,4 +349,127 @@ TEST_CASE("every level draws philox.h's uniforms, 64-bit indices included") {
         REQUIRE(got == want);
       }
     }
+}
+
+namespace {
+
+// Runs a routing kernel over all its work items (bands of the unpooled side, or the
+// pooled side's rows/pixels for the gather), poisoning the output first.
+std::vector<uint8_t> run_routing(KernelFn fn, KernelArgs a, bool gather, std::vector<uint8_t>& out) {
+  std::memset(out.data(), 0xA5, out.size());
+  std::vector<float> scratch(size_t(scratch_bytes(a) / 4 + 1));
+  a.scratch = scratch.data();
+  fn(a, 0, gather ? forward_items(a) : backward_items(a));
+  return out;
+}
+
+// One routing case at every level: assignment (windowed with max pooling's indices,
+// and for indices anywhere) and the gather against plain references, the adding
+// scatter against the scalar level.
+void check_unpool_routing(const Case& c, DType t, Layout l, bool anywhere) {
+  const Geometry& g = c.g;
+  const int sz = kSize[int(t)];
+  const int64_t lanes = l == Layout::contiguous ? 1 : g.channels;
+  const int64_t groups = l == Layout::contiguous ? g.planes() : g.batch;
+  const int64_t in_n = g.planes() * g.in_plane(), out_n = g.planes() * g.out_plane();
+  std::mt19937 rng(99);
+  std::vector<uint8_t> src = random_data(t, out_n, rng), wide = random_data(t, in_n, rng);
+  // Indices: max pooling's (repeated where windows overlap), or anywhere in the
+  // plane, every other position, so that about two sources share a destination.
+  std::vector<int64_t> idx(static_cast<size_t>(out_n));
+  if (anywhere) {
+    for (int64_t& i : idx) i = int64_t(rng() % uint64_t((g.in_plane() + 1) / 2)) * 2;
+  } else {
+    std::vector<uint8_t> values(static_cast<size_t>(out_n * sz));
+    KernelArgs f;
+    f.g = g;
+    f.dtype = t;
+    f.layout = l;
+    f.input = wide.data();
+    f.output = values.data();
+    f.indices = idx.data();
+    max_pool_kernels(Level::scalar).forward_indices.get(l, t)(f, 0, forward_items(f));
+  }
+  // References: the latest source in scan order wins; the gather copies.
+  std::vector<uint8_t> assigned(static_cast<size_t>(in_n * sz), 0), gathered(static_cast<size_t>(out_n * sz));
+  for (int64_t grp = 0; grp < groups; ++grp)
+    for (int64_t o = 0; o < g.out_plane(); ++o)
+      for (int64_t ch = 0; ch < lanes; ++ch) {
+        const int64_t e = (grp * g.out_plane() + o) * lanes + ch;
+        const int64_t d = (grp * g.in_plane() + idx[size_t(e)]) * lanes + ch;
+        std::memcpy(&assigned[size_t(d * sz)], &src[size_t(e * sz)], size_t(sz));
+        std::memcpy(&gathered[size_t(e * sz)], &wide[size_t(d * sz)], size_t(sz));
+      }
+  int64_t bad[2] = {0, 0};
+  KernelArgs a;
+  a.g = g;
+  a.dtype = t;
+  a.layout = l;
+  a.bad_index = bad;
+  std::vector<uint8_t> scattered(static_cast<size_t>(in_n * sz)), picked(static_cast<size_t>(out_n * sz));
+  for (int64_t bands : {int64_t(1), int64_t(3)}) {
+    a.bands = std::min<int64_t>(bands, g.dim[0].in * g.dim[1].in);
+    a.grad_output = src.data();
+    a.grad_indices = idx.data();
+    a.grad_input = scattered.data();
+    a.input = wide.data();
+    a.output = picked.data();
+    for (Level lv : {Level::scalar, Level::avx2, Level::avx512}) {
+      if (!compiled(lv) || int(lv) > int(supported_level())) continue;
+      const UnpoolKernels& k = unpool_kernels(lv);
+      const UnpoolKernels& k0 = unpool_kernels(Level::scalar);
+      INFO("unpool " << c.name << " (dtype " << int(t) << ", layout " << int(l) << ", "
+                     << (anywhere ? "anywhere" : "max-pool indices") << ") at " << level_name(lv)
+                     << ", bands " << a.bands);
+      if (!anywhere) REQUIRE(run_routing(k.route.get(l, t), a, false, scattered) == assigned);
+      REQUIRE(run_routing(k.route_any.get(l, t), a, false, scattered) == assigned);
+      REQUIRE(run_routing(k.gather.get(l, t), a, true, picked) == gathered);
+      std::vector<uint8_t> sum0 = run_routing(k0.add_any.get(l, t), a, false, scattered);
+      REQUIRE(first_difference(t, run_routing(k.add_any.get(l, t), a, false, scattered), sum0) == -1);
+      REQUIRE(bad[0] == 0);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("levels agree: unpool routing (assign with repeated indices, add, gather)") {
+  for (const Case& c : cases())
+    for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16})
+      for (Layout l : {Layout::contiguous, Layout::channels_last})
+        for (bool anywhere : {false, true}) check_unpool_routing(c, t, l, anywhere);
+}
+
+TEST_CASE("unpool routing reports an index outside the plane and writes nothing there") {
+  Geometry g = geometry(1, 2, {4, 4}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false);
+  std::vector<float> vals(8, 1.0f), out(32 + 8, -1.0f), back(8);
+  std::vector<int64_t> idx = {0, 2, 8, 10, 0, 2, 8, 16};  // the last one outside its plane
+  KernelArgs a;
+  a.g = g;
+  a.grad_output = vals.data();
+  a.grad_indices = idx.data();
+  a.grad_input = out.data();
+  a.input = out.data();
+  a.output = back.data();
+  int64_t bad[2] = {0, 0};
+  a.bad_index = bad;
+  for (Level lv : {Level::scalar, Level::avx2, Level::avx512}) {
+    if (!compiled(lv) || int(lv) > int(supported_level())) continue;
+    const UnpoolKernels& k = unpool_kernels(lv);
+    for (int64_t bands : {1, 2}) {
+      a.bands = bands;
+      for (KernelFn fn : {k.route.get(Layout::contiguous, DType::f32), k.route_any.get(Layout::contiguous, DType::f32),
+                          k.add_any.get(Layout::contiguous, DType::f32)}) {
+        std::fill(out.begin(), out.end(), -1.0f);
+        fn(a, 0, backward_items(a));
+        REQUIRE((bad[0] == 1 && bad[1] == 16));
+        REQUIRE((out[16 + 2] == 1.0f && out[16 + 1] == 0.0f));
+        for (size_t i = 32; i < out.size(); ++i) REQUIRE(out[i] == -1.0f);  // past the tensor
+        bad[0] = 0;
+      }
+      k.gather.get(Layout::contiguous, DType::f32)(a, 0, forward_items(a));
+      REQUIRE((bad[0] == 1 && bad[1] == 16 && back[7] == 0.0f && back[6] == 1.0f));
+      bad[0] = 0;
+    }
+  }
 }

@@ -26,6 +26,46 @@ int64_t grain(int64_t visits_per_item) {
   return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, visits_per_item));
 }
 
+// Bands of input rows: few enough that each item's accumulator (its rows, all
+// channels of a channels-last pixel) stays in L2, and enough items for the threads.
+int64_t cache_bands(const KernelArgs& a) {
+  const Geometry& g = a.g;
+  const int64_t threads = at::get_num_threads();
+  const int64_t rows = g.dim[0].in * g.dim[1].in;
+  const int64_t acc_bytes = rows * g.dim[2].in * group_lanes(a) * (a.dtype == DType::f64 ? 8 : 4);
+  const int64_t groups = band_groups(a);
+  const int64_t for_cache = (acc_bytes + (int64_t(1) << 20) - 1) >> 20;
+  const int64_t for_threads = groups >= 2 * threads ? 1 : (4 * threads + groups - 1) / groups;
+  return std::max<int64_t>(1, std::min(rows, std::max(for_cache, for_threads)));
+}
+
+// Runs the band items of a backward or routing kernel, each call with `scratch` bytes
+// of its own; a kernel reports an index it cannot route in `bad`.
+void run_bands(KernelFn fn, KernelArgs a, int64_t visits_per_item, int64_t scratch, int64_t* bad) {
+  a.bad_index = bad;
+  at::parallel_for(0, backward_items(a), grain(visits_per_item), [&](int64_t b, int64_t e) {
+    std::vector<float> buf(size_t(scratch + 3) / 4);
+    KernelArgs local = a;
+    local.scratch = buf.data();
+    fn(local, b, e);
+  });
+}
+
+void check_routed(const int64_t* bad, const Geometry& g, const char* op) {
+  TORCH_CHECK(bad[0] != 1, op, ": index ", bad[1], " is out of range for a plane of ",
+              g.in_plane(), " elements");
+  TORCH_CHECK(bad[0] != 2, op, ": index ", bad[1],
+              " lies outside the window of its output; indices must come from the forward");
+}
+
+// Whether every window of g holds an input row: the windowed routing kernels need it.
+bool windows_hold_rows(const Geometry& g) {
+  for (int i = 0; i < 2; ++i)
+    for (int64_t o = 0; o < g.dim[i].out; ++o)
+      if (g.dim[i].tap_begin(o) >= g.dim[i].tap_end(o)) return false;
+  return true;
+}
+
 }  // namespace
 
 void run_forward(KernelFn fn, const KernelArgs& a) {
@@ -39,34 +79,44 @@ void run_forward(KernelFn fn, const KernelArgs& a) {
 void run_backward(KernelFn fn, KernelArgs a, const char* op) {
   const Geometry& g = a.g;
   if (g.planes() == 0) return;
-  const int64_t threads = at::get_num_threads();
-  // Bands of input rows: few enough that each item's accumulator (its rows, all
-  // channels of a channels-last pixel) stays in L2, and enough items for the threads.
-  const int64_t rows = g.dim[0].in * g.dim[1].in;
-  const int64_t acc_bytes = rows * g.dim[2].in * group_lanes(a) * (a.dtype == DType::f64 ? 8 : 4);
-  const int64_t groups = band_groups(a);
-  const int64_t for_cache = (acc_bytes + (int64_t(1) << 20) - 1) >> 20;
-  const int64_t for_threads = groups >= 2 * threads ? 1 : (4 * threads + groups - 1) / groups;
-  a.bands = std::max<int64_t>(1, std::min(rows, std::max(for_cache, for_threads)));
+  a.bands = cache_bands(a);
   a.disjoint_windows = true;
   for (const Dim& d : g.dim) a.disjoint_windows = a.disjoint_windows && (d.k - 1) * d.d + 1 <= d.s;
-
   int64_t bad[2] = {0, 0};  // set by a kernel that met an index it cannot route
-  a.bad_index = bad;
-  const int64_t items = backward_items(a);
-  const int64_t per_item =
-      std::max<int64_t>(1, g.out_plane() * group_lanes(a) * window_size(g) / a.bands);
-  const int64_t scratch = scratch_bytes(a);
-  at::parallel_for(0, items, grain(per_item), [&](int64_t b, int64_t e) {
-    std::vector<float> buf(size_t(scratch + 3) / 4);
-    KernelArgs local = a;
-    local.scratch = buf.data();
-    fn(local, b, e);
-  });
-  TORCH_CHECK(bad[0] != 1, op, ": index ", bad[1], " is out of range for a plane of ",
-              g.in_plane(), " elements");
-  TORCH_CHECK(bad[0] != 2, op, ": index ", bad[1],
-              " lies outside the window of its output; indices must come from the forward");
+  run_bands(fn, a, std::max<int64_t>(1, g.out_plane() * group_lanes(a) * window_size(g) / a.bands),
+            scratch_bytes(a), bad);
+  check_routed(bad, g, op);
+}
+
+void run_route(KernelFn windowed, KernelFn any, KernelArgs a, bool add, const char* op) {
+  const Geometry& g = a.g;
+  if (g.planes() == 0) return;
+  const int64_t scratch = add ? scratch_bytes(a) : 0;  // assignment writes in place
+  a.disjoint_windows = false;
+  int64_t bad[2] = {0, 0};
+  if (windowed && windows_hold_rows(g)) {
+    a.bands = cache_bands(a);
+    run_bands(windowed, a, std::max<int64_t>(1, g.out_plane() * group_lanes(a) * window_size(g) / a.bands),
+              scratch, bad);
+    if (bad[0] != 2) return check_routed(bad, g, op);
+    bad[0] = 0;  // an index outside its window's rows: route them all again
+  }
+  // Every band reads all the sources: only as many bands as the threads need.
+  const int64_t threads = at::get_num_threads(), groups = band_groups(a);
+  a.bands = std::max<int64_t>(1, std::min(g.dim[0].in * g.dim[1].in, (threads + groups - 1) / groups));
+  run_bands(any, a, g.out_plane() * group_lanes(a), scratch, bad);
+  check_routed(bad, g, op);
+}
+
+void run_gather(KernelFn fn, const KernelArgs& a, const char* op) {
+  const int64_t items = forward_items(a);
+  if (items == 0) return;
+  int64_t bad[2] = {0, 0};
+  KernelArgs local = a;
+  local.bad_index = bad;
+  const int64_t per_item = a.layout == Layout::contiguous ? a.g.dim[2].out : a.g.channels;
+  at::parallel_for(0, items, grain(per_item), [&](int64_t b, int64_t e) { fn(local, b, e); });
+  check_routed(bad, a.g, op);
 }
 
 }  // namespace cpu

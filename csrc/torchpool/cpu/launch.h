@@ -21,5 +21,17 @@ void run_forward(KernelFn fn, const KernelArgs& a);
 // "<op>: index i is out of range ..." if a kernel met an index outside its plane.
 void run_backward(KernelFn fn, KernelArgs a, const char* op);
 
+// The routing core's scatter for indices anywhere in the plane (max_unpool; `add`: sum
+// the values that share an index). `windowed` (may be null) runs first where g's
+// windows hold input rows: bands sized for the cache, each visiting only the source
+// rows whose windows reach it. If an index lies outside its window's rows, or without
+// `windowed`, `any` runs: every band then reads all the sources, so there are only as
+// many bands as the threads need. Raises on an index outside its plane.
+void run_route(KernelFn windowed, KernelFn any, KernelArgs a, bool add, const char* op);
+
+// The routing core's gather: pooled rows (contiguous) or pixels (channels-last) as
+// work items; raises on an index outside its plane.
+void run_gather(KernelFn fn, const KernelArgs& a, const char* op);
+
 }  // namespace cpu
 }  // namespace torchpool

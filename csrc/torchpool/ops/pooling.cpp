@@ -3,6 +3,8 @@
 #include <ATen/ops/empty_strided.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+
 namespace torchpool {
 
 std::vector<int64_t> int_sizes(const at::Tensor& t) {
@@ -96,6 +98,28 @@ void check_sizes(const at::Tensor& t, const std::vector<int64_t>& sizes, const c
                  const char* name) {
   TORCH_CHECK(int_sizes(t) == sizes, op, ": ", name, " must have size ", at::IntArrayRef(sizes),
               ", but got ", t.sym_sizes());
+}
+
+void check_indices(const at::Tensor& indices, const at::Tensor& values, const char* op) {
+  TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": indices must be int64, but got ",
+              indices.scalar_type());
+  TORCH_CHECK(int_sizes(indices) == int_sizes(values), op, ": indices must have the input's size ",
+              values.sym_sizes(), ", but got ", indices.sym_sizes());
+  TORCH_CHECK(indices.device() == values.device(), op, ": indices must be on the input's device, ",
+              values.device(), ", but got ", indices.device());
+}
+
+Geometry gather_geometry(const at::Tensor& values, const at::Tensor& indices, int nd, const char* op) {
+  check_float(values, op, "grad_output");
+  TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": indices must be int64, but got ",
+              indices.scalar_type());
+  const std::vector<int64_t> is = int_sizes(indices), vs = int_sizes(values);
+  const bool planes_match = vs.size() == is.size() && is.size() >= size_t(nd) + 1 &&
+                            std::equal(is.begin(), is.end() - nd, vs.begin());
+  TORCH_CHECK(planes_match, op, ": grad_output must have the batch and channels of indices ",
+              indices.sym_sizes(), " and ", nd, " spatial dims, but got ", values.sym_sizes());
+  return routing_geometry(op, "indices", nd, Ints{is.data(), is.size()},
+                          Ints{vs.data() + vs.size() - nd, size_t(nd)});
 }
 
 cpu::DType kernel_dtype(at::ScalarType t) {

@@ -58,6 +58,10 @@ struct PoolCall {
   bool batched;
   PoolCall(const at::Tensor& input, const PoolArgs& args)
       : g(input_geometry(input, args)), l(layouts_of(input, args.nd)), batched(is_batched(input, args.nd)) {}
+  // An op whose geometry is checked elsewhere (unpooling: geometry.h), `input` on its
+  // pooled side.
+  PoolCall(const at::Tensor& input, const Geometry& geometry, int nd)
+      : g(geometry), l(layouts_of(input, nd)), batched(is_batched(input, nd)) {}
   // Sizes and empty tensors of the pooled (`out`) or unpooled side.
   std::vector<int64_t> sizes(bool out) const { return pooled_sizes(g, out, batched); }
   at::Tensor empty(bool out, const at::TensorOptions& opts) const { return empty_pooled(g, out, batched, opts, l); }
@@ -81,6 +85,20 @@ inline PoolArgs avg_pool_args(const char* op, int nd, at::IntArrayRef kernel_siz
   a.input_covers_kernel = nd == 3;
   return a;
 }
+
+// UnpoolArgs from an unpooling op's arguments.
+inline UnpoolArgs unpool_args(const char* op, int nd, at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                              at::IntArrayRef padding, at::OptionalIntArrayRef output_size) {
+  return UnpoolArgs{op, nd, ints(kernel_size), ints(stride), ints(padding), output_size.has_value(),
+                    output_size ? ints(*output_size) : Ints{}};
+}
+
+// Checks that `indices` are int64 with the sizes of `values`, naming the op.
+void check_indices(const at::Tensor& indices, const at::Tensor& values, const char* op);
+
+// Gathering `values` (unpooled planes) at `indices` (the routing core's gather): checks
+// both; the geometry with the indices' sizes pooled, the values' unpooled.
+Geometry gather_geometry(const at::Tensor& values, const at::Tensor& indices, int nd, const char* op);
 
 // The typed handle of one of our ops, for the C++ entry points.
 template <class Sig>

@@ -35,12 +35,22 @@ constexpr KernelSet route_kernels() {
                      &route_scatter<half, Add, false>, &route_scatter<bf16, Add, false>}}};
 }
 
+// The routing core where each index lies in its output's window (rows).
+template <bool Add>
+constexpr KernelSet route_window_kernels() {
+  return KernelSet{{{&route_scatter<float, Add, true>, &route_scatter<double, Add, true>,
+                     &route_scatter<half, Add, true>, &route_scatter<bf16, Add, true>},
+                    {&route_scatter<float, Add, true>, &route_scatter<double, Add, true>,
+                     &route_scatter<half, Add, true>, &route_scatter<bf16, Add, true>}}};
+}
+
 // The routing core for a pooling backward: each index lies in its output's window.
-constexpr KernelSet route_backward_kernels() {
-  return KernelSet{{{&route_scatter<float, true, true>, &route_scatter<double, true, true>,
-                     &route_scatter<half, true, true>, &route_scatter<bf16, true, true>},
-                    {&route_scatter<float, true, true>, &route_scatter<double, true, true>,
-                     &route_scatter<half, true, true>, &route_scatter<bf16, true, true>}}};
+constexpr KernelSet route_backward_kernels() { return route_window_kernels<true>(); }
+
+// The routing core's gather (the scatter's adjoint): both layouts.
+constexpr KernelSet gather_kernels() {
+  return KernelSet{{{&route_gather<float>, &route_gather<double>, &route_gather<half>, &route_gather<bf16>},
+                    {&route_gather<float>, &route_gather<double>, &route_gather<half>, &route_gather<bf16>}}};
 }
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY

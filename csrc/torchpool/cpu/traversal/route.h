@@ -1,18 +1,19 @@
 #pragma once
 // The one routing core: moves each value to the position its index names within its
 // plane. Max-pool backward and stochastic-pool backward (training) route gradients
-// with it, max_unpool routes values; their adjoints gather. Sources are laid out like
-// the pooled tensor (g.out_plane() per plane), destinations like the unpooled one
-// (g.in_plane()).
+// with it, max_unpool routes values; their adjoints (max_unpool's backward, max-pool's
+// double backward) gather. Sources are laid out like the pooled tensor (g.out_plane()
+// per plane), destinations like the unpooled one (g.in_plane()); the gather reads the
+// unpooled side and writes the pooled one.
 //
 // A work item is a band of destination rows of one group (a plane, or a batch element
 // with all its channels). It visits the source rows that can reach its band (all of
-// them, for unpooling's indices anywhere in the plane; for a pooling backward, whose
-// indices lie in their outputs' windows, the rows whose windows meet the band), in
-// scan order, and keeps what lands in its band, adding or assigning (the latest in
-// scan order wins): every destination is formed in source scan order whatever the
-// thread count. An index it cannot route is reported, never written: kind 1, outside
-// the plane; kind 2, outside the rows of its output's window.
+// them, for indices anywhere in the plane; where indices lie in their outputs' windows,
+// as a pooling backward's do and max_unpool's usually do, the rows whose windows meet
+// the band), in scan order, and keeps what lands in its band, adding or assigning (the
+// latest in scan order wins): every destination is formed in source scan order
+// whatever the thread count. An index it cannot route is reported, never written:
+// kind 1, outside the plane; kind 2, outside the rows of its output's window.
 
 #include <cstring>
 #include <type_traits>
@@ -90,8 +91,45 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
 template <class S, bool Add, bool Windowed>
 void route_scatter(const KernelArgs& a, int64_t begin, int64_t end) {
   using T = typename PacksFor<S>::T;
-  if (!Add || a.disjoint_windows) return route_scatter_into<S, Add, Windowed, S>(a, begin, end);
-  route_scatter_into<S, Add, Windowed, T>(a, begin, end);
+  if constexpr (!Add) {
+    route_scatter_into<S, Add, Windowed, S>(a, begin, end);
+  } else if (Windowed && a.disjoint_windows) {
+    // Disjoint windows bound what a destination receives only where indices lie in them.
+    route_scatter_into<S, Add, Windowed, S>(a, begin, end);
+  } else {
+    route_scatter_into<S, Add, Windowed, T>(a, begin, end);
+  }
+}
+
+// The scatter's adjoint: out[o] = src[plane, idx[o]], from the unpooled side (a.input)
+// to the pooled side (a.output), a copy of the bits. Work items as forward_items():
+// rows of a plane (contiguous) or pixels with all their channels (channels-last); each
+// writes its own elements. An index outside the plane is reported and reads nothing.
+template <class S>
+void route_gather(const KernelArgs& a, int64_t begin, int64_t end) {
+  const Geometry& g = a.g;
+  const S* src = static_cast<const S*>(a.input);
+  const int64_t* idx = a.grad_indices;
+  S* out = static_cast<S*>(a.output);
+  const bool cl = a.layout == Layout::channels_last;
+  const int64_t lanes = group_lanes(a), sp_src = g.in_plane();
+  const int64_t len = cl ? g.channels : g.dim[2].out;  // elements per item
+  const int64_t items_per_group = cl ? g.out_plane() : g.dim[0].out * g.dim[1].out;
+  const int64_t lane_step = cl ? 1 : 0;  // element e of an item is channel e, or one plane
+  for (int64_t item = begin; item < end; ++item) {
+    const S* plane = src + item / items_per_group * sp_src * lanes;
+    const int64_t* ii = idx + item * len;
+    S* o = out + item * len;
+    for (int64_t e = 0; e < len; ++e) {
+      const int64_t i = ii[e];
+      if (uint64_t(i) < uint64_t(sp_src)) {
+        o[e] = plane[i * lanes + e * lane_step];
+      } else {
+        report_bad_index(a, 1, i);
+        o[e] = S{};
+      }
+    }
+  }
 }
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY

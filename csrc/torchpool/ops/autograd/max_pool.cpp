@@ -4,6 +4,7 @@
 
 #include "torchpool/ops/autograd/saved.h"
 #include "torchpool/ops/max_pool.h"
+#include "torchpool/ops/unpool.h"
 
 namespace torchpool {
 namespace autograd {
@@ -33,9 +34,13 @@ Tensor backward_op(const Tensor& g, const Tensor& x, const Tensor& i, IntArrayRe
   if constexpr (ND == 3) return torchpool::max_pool3d_backward(g, x, i, k, s, p, d, c);
 }
 
-// The gradient of the backward with respect to grad_output: gather by the indices.
-Tensor gather_planes(const Tensor& src, const Tensor& indices, int nd) {
-  return src.flatten(-nd).gather(-1, indices.flatten(-nd)).reshape(indices.sizes());
+// The gradient of the backward with respect to grad_output: the routing core's gather
+// by the indices, which is max_unpool's backward.
+template <int ND>
+Tensor gather_op(const Tensor& g, const Tensor& i) {
+  if constexpr (ND == 1) return torchpool::max_unpool1d_backward(g, i);
+  if constexpr (ND == 2) return torchpool::max_unpool2d_backward(g, i);
+  if constexpr (ND == 3) return torchpool::max_unpool3d_backward(g, i);
 }
 
 template <int ND>
@@ -49,7 +54,7 @@ struct MaxPoolBackward : public torch::autograd::Function<MaxPoolBackward<ND>> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list g) {
     const Tensor indices = ctx->get_saved_variables()[0];
-    return grads({gather_planes(g[0], indices, ND)}, 7);
+    return grads({gather_op<ND>(g[0], indices)}, 7);
   }
 };
 
