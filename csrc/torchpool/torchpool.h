@@ -5,6 +5,8 @@
 
 #include <string>
 
+// One header per family. The install takes this header and the torchpool headers it
+// includes, so a family's header is public by being listed here.
 #include "torchpool/ops/avg_pool.h"
 #include "torchpool/ops/max_pool.h"
 
