@@ -2,6 +2,8 @@
 // torchpool's public C++ API: every op as a function in namespace torchpool, with the
 // Python defaults. Each call goes through the dispatcher, so CPU, CUDA and autograd
 // work from C++ as from Python. Link TorchPool::torchpool (find_package(TorchPool)).
+// Call them qualified (torchpool::max_pool2d): unqualified, argument-dependent lookup
+// also finds ATen's functions of the same names.
 
 #include <string>
 

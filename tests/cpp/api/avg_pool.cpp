@@ -82,7 +82,8 @@ TEST_CASE("avg_pool: values and gradients match ATen's", "[avg_pool]") {
     for (at::ScalarType dtype : kDtypes)
       for (Layout layout : kLayouts)
         for (at::Device dev : devices()) {
-          at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(2000 * nd + 10 * int(dtype) + int(layout));
+          at::Generator gen =
+              at::make_generator<at::CPUGeneratorImpl>(2000 * nd + 10 * int(dtype) + int(layout));
           const bool exact = exact_dtype(dtype), bitwise = exact && dev.is_cpu();
           int checked = 0;
           for (const auto& shape : shapes(nd)) {
@@ -144,8 +145,10 @@ TEST_CASE("avg_pool: the defaults are Python's", "[avg_pool]") {
              at::avg_pool3d(x3, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, false, true, std::nullopt), "3d");
   CHECK_SAME(torchpool::avg_pool2d(x2, {3}, {}, 1), at::avg_pool2d(x2, {3}, {}, 1), "2d padding");
   // one int for every dim, and an unbatched input
-  CHECK_SAME(torchpool::avg_pool2d(x2, {3}, {2}), torchpool::avg_pool2d(x2, {3, 3}, {2, 2}), "broadcast");
-  CHECK_SAME(torchpool::avg_pool2d(x2[0], {3}, {2}, {1}), at::avg_pool2d(x2[0], {3}, {2}, {1}), "unbatched");
+  CHECK_SAME(torchpool::avg_pool2d(x2, {3}, {2}), torchpool::avg_pool2d(x2, {3, 3}, {2, 2}),
+             "broadcast");
+  CHECK_SAME(torchpool::avg_pool2d(x2[0], {3}, {2}, {1}), at::avg_pool2d(x2[0], {3}, {2}, {1}),
+             "unbatched");
 }
 
 TEST_CASE("avg_pool: the ops are registered when the library loads", "[avg_pool]") {
@@ -157,10 +160,12 @@ TEST_CASE("avg_pool: the ops are registered when the library loads", "[avg_pool]
 }
 
 TEST_CASE("avg_pool: bad input raises an error that names the argument", "[avg_pool]") {
-  const Tensor x = at::randn({1, 2, 8, 8});
   using Catch::Contains;
-  CHECK_THROWS_WITH(torchpool::avg_pool2d(x, {0}), Contains("avg_pool2d: kernel_size must be greater than zero"));
-  CHECK_THROWS_WITH(torchpool::avg_pool2d(x, {2}, {0}), Contains("avg_pool2d: stride must be greater than zero"));
+  const Tensor x = at::randn({1, 2, 8, 8});
+  CHECK_THROWS_WITH(torchpool::avg_pool2d(x, {0}),
+                    Contains("avg_pool2d: kernel_size must be greater than zero"));
+  CHECK_THROWS_WITH(torchpool::avg_pool2d(x, {2}, {0}),
+                    Contains("avg_pool2d: stride must be greater than zero"));
   CHECK_THROWS_WITH(torchpool::avg_pool2d(x, {3}, {}, {2}),
                     Contains("avg_pool2d: padding (2) must be at most half of kernel_size (3)"));
   CHECK_THROWS_WITH(torchpool::avg_pool2d(x, {2}, {}, 0, false, true, 0),
@@ -168,7 +173,9 @@ TEST_CASE("avg_pool: bad input raises an error that names the argument", "[avg_p
   CHECK_THROWS_WITH(torchpool::avg_pool1d(x, {2}), Contains("avg_pool1d: input must be 2-d"));
   CHECK_THROWS_WITH(torchpool::avg_pool3d(at::randn({1, 2, 4, 1, 4}), {2}, {1}, {1}),
                     Contains("avg_pool3d: input size (4x1x4) must be at least kernel_size"));
-  CHECK_THROWS_WITH(torchpool::avg_pool2d(x.to(at::kLong), {2}), Contains("avg_pool2d: input must be float32"));
-  CHECK_THROWS_WITH(torchpool::avg_pool2d_backward(at::ones({1, 2, 3, 3}), x, {2}, {2}, {0}, false, true, std::nullopt),
-                    Contains("avg_pool2d_backward: grad_output must have size"));
+  CHECK_THROWS_WITH(torchpool::avg_pool2d(x.to(at::kLong), {2}),
+                    Contains("avg_pool2d: input must be float32"));
+  CHECK_THROWS_WITH(
+      torchpool::avg_pool2d_backward(at::ones({1, 2, 3, 3}), x, {2}, {2}, {0}, false, true, std::nullopt),
+      Contains("avg_pool2d_backward: grad_output must have size"));
 }

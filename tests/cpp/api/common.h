@@ -55,14 +55,14 @@ bool same_format(const at::Tensor& out, const at::Tensor& x);
 
 }  // namespace torchpool_test
 
-// Checks with the case described on failure.
-#define CHECK_SAME(ours, ref, what) \
-  do {                              \
-    INFO(what);                     \
-    CHECK(::torchpool_test::mismatch(ours, ref) == "");  \
+// Checks that report the case and the first mismatch on failure.
+#define CHECK_SAME(ours, ref, what)                             \
+  do {                                                          \
+    INFO(what);                                                 \
+    CHECK(::torchpool_test::mismatch(ours, ref) == "");         \
   } while (0)
-#define CHECK_NEAR(ours, ref, dtype, what) \
-  do {                                     \
-    INFO(what);                            \
+#define CHECK_NEAR(ours, ref, dtype, what)                      \
+  do {                                                          \
+    INFO(what);                                                 \
     CHECK(::torchpool_test::not_close(ours, ref, dtype) == ""); \
   } while (0)

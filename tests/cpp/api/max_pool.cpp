@@ -80,7 +80,8 @@ TEST_CASE("max_pool: values, indices and gradients match ATen's", "[max_pool]") 
     for (at::ScalarType dtype : kDtypes)
       for (Layout layout : kLayouts)
         for (at::Device dev : devices()) {
-          at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1000 * nd + 10 * int(dtype) + int(layout));
+          at::Generator gen =
+              at::make_generator<at::CPUGeneratorImpl>(1000 * nd + 10 * int(dtype) + int(layout));
           int checked = 0;
           for (const auto& shape : shapes(nd)) {
             const Tensor x = make_input(shape, dtype, layout, gen);
@@ -145,8 +146,10 @@ TEST_CASE("max_pool: the defaults are Python's", "[max_pool]") {
   const Tensor x3 = make_input({2, 3, 6, 7, 8}, at::kFloat, Layout::contiguous, gen);
   // stride {} is kernel_size, padding 0, dilation 1, ceil_mode false
   CHECK_SAME(torchpool::max_pool1d(x1, {3}), at::max_pool1d(x1, {3}, {3}, {0}, {1}, false), "1d");
-  CHECK_SAME(torchpool::max_pool2d(x2, {3}), at::max_pool2d(x2, {3, 3}, {3, 3}, {0, 0}, {1, 1}, false), "2d");
-  CHECK_SAME(torchpool::max_pool3d(x3, {2}), at::max_pool3d(x3, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, false), "3d");
+  CHECK_SAME(torchpool::max_pool2d(x2, {3}), at::max_pool2d(x2, {3, 3}, {3, 3}, {0, 0}, {1, 1}, false),
+             "2d");
+  CHECK_SAME(torchpool::max_pool3d(x3, {2}),
+             at::max_pool3d(x3, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, false), "3d");
   CHECK_SAME(std::get<1>(torchpool::max_pool2d_with_indices(x2, {2, 3})),
              std::get<1>(at::max_pool2d_with_indices(x2, {2, 3})), "2d indices");
   CHECK_SAME(torchpool::max_pool2d(x2, {3}, {}, 1), at::max_pool2d(x2, {3}, {}, 1), "2d padding");
@@ -164,20 +167,27 @@ TEST_CASE("max_pool: the ops are registered when the library loads", "[max_pool]
 }
 
 TEST_CASE("max_pool: bad input raises an error that names the argument", "[max_pool]") {
-  const Tensor x = at::randn({1, 2, 8, 8});
   using Catch::Contains;
-  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {0}), Contains("max_pool2d: kernel_size must be greater than zero"));
-  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {2}, {0}), Contains("max_pool2d: stride must be greater than zero"));
-  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {2}, {}, {-1}), Contains("max_pool2d: padding must be non-negative"));
+  const Tensor x = at::randn({1, 2, 8, 8});
+  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {0}),
+                    Contains("max_pool2d: kernel_size must be greater than zero"));
+  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {2}, {0}),
+                    Contains("max_pool2d: stride must be greater than zero"));
+  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {2}, {}, {-1}),
+                    Contains("max_pool2d: padding must be non-negative"));
   CHECK_THROWS_WITH(torchpool::max_pool2d(x, {3}, {}, {2}),
                     Contains("max_pool2d: padding (2) must be at most half of kernel_size (3)"));
-  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {2}, {}, 0, {0}), Contains("max_pool2d: dilation must be greater than zero"));
-  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {2, 2, 2}), Contains("max_pool2d: kernel_size must be a single int or"));
+  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {2}, {}, 0, {0}),
+                    Contains("max_pool2d: dilation must be greater than zero"));
+  CHECK_THROWS_WITH(torchpool::max_pool2d(x, {2, 2, 2}),
+                    Contains("max_pool2d: kernel_size must be a single int or"));
   CHECK_THROWS_WITH(torchpool::max_pool2d(x, {9}), Contains("max_pool2d: output size is too small"));
   CHECK_THROWS_WITH(torchpool::max_pool2d(at::randn({8, 8}), {2}), Contains("max_pool2d: input must be 3-d"));
-  CHECK_THROWS_WITH(torchpool::max_pool3d_with_indices(at::randn({2, 8, 8}), {2}), Contains("max_pool3d: input must be 4-d"));
+  CHECK_THROWS_WITH(torchpool::max_pool3d_with_indices(at::randn({2, 8, 8}), {2}),
+                    Contains("max_pool3d: input must be 4-d"));
   CHECK_THROWS_WITH(torchpool::max_pool1d(at::randn({2, 0, 4}), {2}), Contains("max_pool1d: input must be"));
-  CHECK_THROWS_WITH(torchpool::max_pool2d(x.to(at::kInt), {2}), Contains("max_pool2d: input must be float32"));
+  CHECK_THROWS_WITH(torchpool::max_pool2d(x.to(at::kInt), {2}),
+                    Contains("max_pool2d: input must be float32"));
   // The backward checks the indices it routes by.
   const Tensor g = at::ones({1, 2, 4, 4});
   const Tensor bad = at::full({1, 2, 4, 4}, 64, at::kLong);
