@@ -14,4 +14,8 @@ cmake --build build/cmake -j "$(nproc)"
 ctest --test-dir build/cmake --output-on-failure --no-tests=error
 
 # Run from tests/ so that `import torchpool` is the installed package.
-cd tests && "$PY" -m pytest -q -p no:cacheprovider "$@"
+(cd tests && "$PY" -m pytest -q -p no:cacheprovider "$@")
+
+# The installed CMake package: a fresh install prefix, and the LibTorch example built
+# against it and run.
+bash scripts/example.sh build/cmake

@@ -1,0 +1,68 @@
+#pragma once
+// Shared helpers of the C++ API tests (the twins of tests/conftest.py): devices, dtypes,
+// layouts, inputs with NaN, +-inf, ties and denormals, and comparisons that report the
+// first mismatch. Each family's test file uses them against ATen's own pooling.
+
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+namespace torchpool_test {
+
+enum class Layout { contiguous, channels_last, strided };
+
+const std::vector<at::ScalarType> kDtypes = {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16};
+const std::vector<Layout> kLayouts = {Layout::contiguous, Layout::channels_last, Layout::strided};
+
+inline bool exact_dtype(at::ScalarType t) { return t == at::kFloat || t == at::kDouble; }
+
+// Batched input shapes that reach every path: long rows with few channels (vector packs
+// along W) and many channels on small planes (channel packs).
+inline std::vector<std::vector<int64_t>> shapes(int nd) {
+  if (nd == 1) return {{2, 5, 61}, {3, 70, 9}};
+  if (nd == 2) return {{2, 3, 13, 41}, {2, 70, 7, 6}};
+  return {{2, 3, 5, 9, 37}, {1, 67, 4, 5, 3}};
+}
+
+// The CPU, and CUDA where a GPU is present and torchpool was built with CUDA.
+std::vector<at::Device> devices();
+
+std::string name(Layout l);
+std::string name(at::IntArrayRef a);
+
+// Random normal values with NaN, +-inf, ties and denormals mixed in, on the CPU, in a
+// layout: contiguous, channels_last (4-d/5-d only, else contiguous) or strided (a view
+// with stride 2 in every dim).
+at::Tensor make_input(at::IntArrayRef shape, at::ScalarType dtype, Layout layout,
+                      at::Generator& gen);
+
+// Plain normal values (gradients).
+at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, at::Generator& gen);
+
+// "" when ours equals ref exactly (NaN equal to NaN; same shape and dtype), else the
+// first mismatch and the count.
+std::string mismatch(const at::Tensor& ours, const at::Tensor& ref);
+// "" when ours is within the dtype's tolerance of ref (as tests/conftest.py's).
+std::string not_close(const at::Tensor& ours, const at::Tensor& ref, at::ScalarType dtype);
+
+// Whether the dispatcher knows the op torchpool::<name> (the library registered it).
+bool registered(const std::string& name);
+
+// Whether `out` is dense in the memory format of the (4-d or 5-d) input `x`.
+bool same_format(const at::Tensor& out, const at::Tensor& x);
+
+}  // namespace torchpool_test
+
+// Checks that report the case and the first mismatch on failure.
+#define CHECK_SAME(ours, ref, what)                             \
+  do {                                                          \
+    INFO(what);                                                 \
+    CHECK(::torchpool_test::mismatch(ours, ref) == "");         \
+  } while (0)
+#define CHECK_NEAR(ours, ref, dtype, what)                      \
+  do {                                                          \
+    INFO(what);                                                 \
+    CHECK(::torchpool_test::not_close(ours, ref, dtype) == ""); \
+  } while (0)
