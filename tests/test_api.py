@@ -67,3 +67,21 @@ def test_bad_arguments_name_the_argument():
         torchpool.max_pool2d(torch.randn(2, 0, 4, 4), 2)
     with pytest.raises(RuntimeError, match="input must be float32"):
         torchpool.max_pool2d(torch.ones(1, 2, 4, 4, dtype=torch.int32), 2)
+
+
+# --- CUDA ---
+
+def test_build_info_reports_cuda_and_its_kernels():
+    """build_info()'s "cuda" says whether the CUDA kernels are compiled in: then every op
+    has a CUDA kernel (no GPU needed to ask) and the archs name what nvcc built."""
+    info = torchpool.build_info()
+    for name in FUNCTIONS:
+        for suffix in ("", "_backward") + (("_with_indices",) if name.startswith("max") else ()):
+            has = torch._C._dispatch_has_kernel_for_dispatch_key(f"torchpool::{name}{suffix}", "CUDA")
+            assert has == info["cuda"], (name + suffix, info)
+    if info["cuda"]:
+        assert torch.version.cuda is not None
+        archs = info["cuda_archs"].split()
+        assert archs and all(a.startswith(("sm_", "compute_")) for a in archs), archs
+    else:
+        assert info["cuda_archs"] == ""

@@ -8,9 +8,11 @@ import itertools
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
 
 import torchpool
 from conftest import DTYPES, LAYOUTS, NO_CUDA, assert_bits, cuda_ready, make_input, on_device
+from test_hypothesis import cases as random_cases
 
 pytestmark = pytest.mark.skipif(not cuda_ready(), reason=NO_CUDA)
 
@@ -90,6 +92,29 @@ def test_avg_pool_agrees_with_cpu(nd, dtype, layout):
         assert_bits(cuda_out[0], cpu_out[0], what)
         assert_bits(cuda_grad, cpu_grad, what + " grad")
         assert cuda_out[0].stride() == cpu_out[0].stride() and cuda_grad.stride() == cpu_grad.stride(), what
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=random_cases())
+def test_random_configurations_agree_with_cpu(case):
+    """Random arguments, valid and invalid (test_hypothesis.py's): CUDA raises what the
+    CPU raises, or gives its values, indices and gradients, bit for bit."""
+    nd, kind, shape, kw, dtype, layout = case
+    x = make_input(shape, dtype, layout)
+    fn = getattr(torchpool, f"{kind}_pool{nd}d")
+    extra = dict(return_indices=True) if kind == "max" else {}
+    try:
+        y = fn(x, **kw, **extra)
+    except (RuntimeError, ValueError, TypeError) as e:
+        with pytest.raises(type(e)) as err:
+            fn(on_device(x, "cuda"), **kw, **extra)
+        assert str(err.value).splitlines()[0] == str(e).splitlines()[0]
+        return
+    g = torch.randn((y[0] if kind == "max" else y).shape).to(dtype)
+    (co, cg), (uo, ug) = cpu_and_cuda(lambda t: fn(t, **kw, **extra), x, g)
+    for a, b in zip(uo, co):
+        assert_bits(a, b, f"{case}", nan_any=kind == "avg")
+    assert_bits(ug, cg, f"{case} grad")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)

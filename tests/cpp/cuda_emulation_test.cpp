@@ -443,3 +443,82 @@ TEST_CASE("cuda: the routing core reports an index outside its window or the pla
   emulate<cuda::RouteBody, float, int64_t, false, 1>(b, gd, 5);
   REQUIRE((bad[0] == 2 && bad[1] == 2));
 }
+
+namespace {
+
+// Reducers that report each window's output linear index (lin, lane l: lin + l *
+// lin_step), the counter stochastic pooling draws its numbers with: the forward as
+// an index, the backward as the sum over the outputs that reach an element.
+template <class P>
+struct LinForward {
+  explicit LinForward(const cuda::KernelArgs&) {}
+  template <class Win, class S>
+  void forward(const Win& w, S*, int64_t* indices) const {
+    for (int l = 0; l < P::N; ++l) indices[l] = int64_t(w.lin) + l * int64_t(w.lin_step);
+  }
+};
+template <class P>
+struct LinBackward {
+  static constexpr bool needs_input = false;
+  explicit LinBackward(const cuda::KernelArgs&) {}
+  struct State {
+    typename P::F lin;
+  };
+  template <class Win>
+  State prep(const Win& w, const typename P::F&) const {
+    State s;
+    for (int l = 0; l < P::N; ++l) s.lin.v[l] = double(w.lin) + l * double(w.lin_step);
+    return s;
+  }
+  typename P::F contrib(const State& s, const typename P::F&, const typename P::I&) const { return s.lin; }
+};
+
+}  // namespace
+
+TEST_CASE("cuda: windows know their outputs' NCDHW linear index") {
+  for (const Case& c : cases()) {
+    const Geometry& g = c.g;
+    const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
+    const int64_t in_n = g.planes() * in_plane, out_n = g.planes() * out_plane;
+    // Expected, per layout: the forward's lin at each output's storage offset, and each
+    // input element's sum of the lins of the outputs whose window holds it.
+    for (Layout l : {Layout::contiguous, Layout::channels_last}) {
+      const bool cl = l == Layout::channels_last;
+      std::vector<int64_t> want_lin(static_cast<size_t>(out_n));
+      std::vector<double> want_sum(static_cast<size_t>(in_n), 0.0);
+      for (int64_t plane = 0; plane < g.planes(); ++plane)
+        for (int64_t o = 0; o < out_plane; ++o) {
+          const int64_t n = plane / C, ch = plane % C, lin = plane * out_plane + o;
+          want_lin[size_t(cl ? (n * out_plane + o) * C + ch : lin)] = lin;
+          const int64_t ow = o % g.dim[2].out, oh = o / g.dim[2].out % g.dim[1].out,
+                        od = o / (g.dim[2].out * g.dim[1].out);
+          const Taps td = g.dim[0].taps(od), th = g.dim[1].taps(oh), tw = g.dim[2].taps(ow);
+          for (int64_t i = 0; i < td.count; ++i)
+            for (int64_t j = 0; j < th.count; ++j)
+              for (int64_t k = 0; k < tw.count; ++k) {
+                const int64_t sp = ((td.first + i * td.step) * g.dim[1].in + th.first + j * th.step) *
+                                       g.dim[2].in + tw.first + k * tw.step;
+                want_sum[size_t(cl ? (n * in_plane + sp) * C + ch : plane * in_plane + sp)] += double(lin);
+              }
+        }
+      each_variant<cuda::Forward<LinForward>::template Body, double>(l, g, [&](auto run, const std::string& v) {
+        std::vector<int64_t> got(static_cast<size_t>(out_n), -1);
+        cuda::KernelArgs a;
+        a.indices = got.data();
+        run(a, out_n);
+        INFO(c.name << " layout " << int(l) << " " << v);
+        REQUIRE(got == want_lin);
+      });
+      each_variant<cuda::Backward<LinBackward>::template Body, double>(l, g, [&](auto run, const std::string& v) {
+        std::vector<double> grad(static_cast<size_t>(out_n) + 2), got(static_cast<size_t>(in_n) + 2, -1.0);
+        cuda::KernelArgs a;
+        a.grad_output = grad.data();
+        a.grad_input = got.data();
+        run(a, in_n);
+        got.resize(size_t(in_n));
+        INFO(c.name << " layout " << int(l) << " " << v);
+        REQUIRE(got == want_sum);
+      });
+    }
+  }
+}

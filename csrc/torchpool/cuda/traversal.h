@@ -56,8 +56,8 @@ struct Window {
   TP_INLINE void store_idx(int64_t* p, const I& v) const { P::store_idx(p, v); }
 };
 
-// A window's fixed parts: the input at `base`, steps and sizes (taps and counts are
-// the caller's).
+// A window's fixed parts: the input at `base`, steps and sizes (taps, counts and lin
+// are the caller's).
 template <class P, class S, class Idx, bool CL>
 TP_INLINE Window<P, S, Idx, CL> window_frame(const Shape<Idx>& sh, const S* base) {
   Window<P, S, Idx, CL> w;
@@ -135,9 +135,11 @@ struct ForwardBody {
 
 // The gather loop of a backward: calls f(window, o) for every output o (in its plane)
 // whose window holds input position (t, h, w), in ascending (scan) order; each dim's
-// taps are found once per loop level.
+// taps are found once per loop level. lin0: the NCDHW linear index of the first output
+// of the plane (of the first lane's channel).
 template <class P, class S, class Idx, bool CL, class Fn>
-TP_INLINE void windows_over(const Shape<Idx>& sh, const S* base, Idx t, Idx h, Idx w, Fn&& f) {
+TP_INLINE void windows_over(const Shape<Idx>& sh, const S* base, Idx lin0, Idx t, Idx h, Idx w,
+                            Fn&& f) {
   const DimI<Idx>&D = sh.dim[0], &H = sh.dim[1], &W = sh.dim[2];
   Idx d0, d1, h0, h1, w0, w1;
   D.over(t, d0, d1);
@@ -158,6 +160,7 @@ TP_INLINE void windows_over(const Shape<Idx>& sh, const S* base, Idx t, Idx h, I
         win.tw = W.taps(ow);
         win.valid = vdh * win.tw.count;
         win.padded = pdh * W.padded(ow);
+        win.lin = lin0 + row + ow;
         f(win, row + ow);
       }
     }
@@ -186,7 +189,8 @@ struct BackwardBody {
     if constexpr (R<P>::needs_input) x = P::load(in + at);
     const typename P::I xi = P::iset1(sp);
     typename P::F acc = P::set1(T(0));
-    windows_over<P, S, Idx, CL>(sh, in ? in + base : nullptr, q.t, q.h, q.w, [&](const auto& w, Idx o) {
+    const Idx lin0 = (CL ? q.n * sh.channels + q.c : q.n) * sh.out_plane;
+    windows_over<P, S, Idx, CL>(sh, in ? in + base : nullptr, lin0, q.t, q.h, q.w, [&](const auto& w, Idx o) {
       const Idx g = CL ? (q.n * sh.out_plane + o) * sh.channels + q.c : q.n * sh.out_plane + o;
       acc = P::add(acc, red.contrib(red.prep(w, P::load(gout + g)), x, xi));
     });
@@ -207,8 +211,9 @@ struct Backward {
   using Body = BackwardBody<R, S, Idx, CL, V>;
 };
 
-// Records the first index a routing kernel cannot route: kind 1, outside the plane;
-// kind 2, outside its output's window. The host raises after the kernel.
+// Records an index a routing kernel cannot route (the first to arrive): kind 1,
+// outside the plane; kind 2, outside its output's window. The host raises after the
+// kernel.
 TP_INLINE void report_bad_index(int64_t* flag, int64_t kind, int64_t i) {
 #if defined(__CUDA_ARCH__)
   using ull = unsigned long long;
@@ -240,7 +245,7 @@ struct RouteBody {
     const Idx at = CL ? (q.n * sh.in_plane + sp) * sh.channels + q.c : item;
     const S* gout = static_cast<const S*>(a.grad_output);
     typename P::F acc = P::set1(T(0));
-    windows_over<P, S, Idx, CL>(sh, nullptr, q.t, q.h, q.w, [&](const auto& win, Idx o) {
+    windows_over<P, S, Idx, CL>(sh, nullptr, Idx(0), q.t, q.h, q.w, [&](const auto& win, Idx o) {
       const Idx g = CL ? (q.n * sh.out_plane + o) * sh.channels + q.c : q.n * sh.out_plane + o;
       const int64_t* ix = a.grad_indices + g;
       typename P::M hit;
