@@ -4,6 +4,7 @@ own ceiling: a streaming copy of the same number of bytes.
     python benchmarks/bench.py                 # the table, to stdout
     python benchmarks/bench.py --markdown F    # also write it to F
     python benchmarks/bench.py --quick --only max
+    python benchmarks/bench.py --device cuda   # on the GPU (CUDA events, device copy)
 
 Each row times torchpool, torch and the copy in interleaved rounds (all cores,
 torch.utils.benchmark) and reports medians: time, effective bandwidth (bytes read +
@@ -164,19 +165,44 @@ def timer(fn, min_time):
         min_run_time=min_time).median
 
 
-def measure(ours, theirs, nbytes, rounds, min_time):
-    """Interleaved rounds of copy, torchpool, torch: per-quantity medians."""
-    src = torch.randn(nbytes // 8)  # nbytes/2 read + nbytes/2 written
+# --- CUDA: the same table on the GPU, timed with CUDA events ---
+
+def cuda_timer(fn, min_time):
+    """The median time of one call over batches of calls between CUDA events (a batch
+    runs about 10 ms, so launch gaps and event overhead are spread thin)."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    fn()
+    end.record()
+    end.synchronize()
+    per_batch = max(1, int(0.01 / max(start.elapsed_time(end) / 1e3, 1e-6)))
+    times, total = [], 0.0
+    while total < min_time or len(times) < 5:
+        start.record()
+        for _ in range(per_batch):
+            fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3 / per_batch)
+        total += times[-1] * per_batch
+    return statistics.median(times)
+
+
+def measure(ours, theirs, nbytes, rounds, min_time, device="cpu"):
+    """Interleaved rounds of copy, torchpool, torch: per-quantity medians. On CUDA the
+    copy is a device-to-device copy of the same bytes."""
+    src = torch.randn(nbytes // 8, device=device)  # nbytes/2 read + nbytes/2 written
     dst = torch.empty_like(src)
     copy = lambda: dst.copy_(src)  # noqa: E731
+    time_one = cuda_timer if device == "cuda" else timer
     for fn in (copy, ours, theirs):  # warm up: first-touch allocations, caches
         for _ in range(3):
             fn()
     t = {"copy": [], "ours": [], "torch": []}
     for _ in range(rounds):
-        t["copy"].append(timer(copy, min_time))
-        t["ours"].append(timer(ours, min_time))
-        t["torch"].append(timer(theirs, min_time))
+        t["copy"].append(time_one(copy, min_time))
+        t["ours"].append(time_one(ours, min_time))
+        t["torch"].append(time_one(theirs, min_time))
     med = {key: statistics.median(v) for key, v in t.items()}
     speedup = statistics.median(b / a for a, b in zip(t["ours"], t["torch"]))
     frac = statistics.median(c / a for a, c in zip(t["ours"], t["copy"]))
@@ -188,12 +214,19 @@ def main():
     ap.add_argument("--markdown", type=Path, help="also write the table to this file")
     ap.add_argument("--quick", action="store_true", help="one round, short timings")
     ap.add_argument("--only", default="", help="run the configs whose name contains this")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where to run (cuda: needs a GPU and torchpool built with CUDA)")
     args = ap.parse_args()
+    if args.device == "cuda" and not (torch.cuda.is_available() and torchpool.build_info()["cuda"]):
+        sys.exit("bench.py --device cuda: no CUDA GPU, or torchpool built without CUDA")
     rounds, min_time = (1, 0.1) if args.quick else (3, 0.3)
     torch.manual_seed(0)
     allocator = "jemalloc (retained)" if os.environ.get("LD_PRELOAD") else "glibc malloc"
     header = (f"torchpool {torchpool.__version__}, torch {torch.__version__}, cpu level "
               f"{torchpool.cpu_capability()}, {torch.get_num_threads()} threads, allocator {allocator}")
+    if args.device == "cuda":
+        header = (f"torchpool {torchpool.__version__}, torch {torch.__version__}, "
+                  f"{torch.cuda.get_device_name()}, CUDA {torch.version.cuda}, CUDA events")
     rows = ["| op | shape | dtype | layout | pass | torchpool ms | torch ms | copy ms | GB/s | "
             "of copy | x torch |", "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     print(header, flush=True)
@@ -203,11 +236,11 @@ def main():
             continue
         for dtype in (torch.float32, torch.bfloat16):
             for layout in ("contiguous", "channels_last"):
-                x = torch.randn(shape).to(dtype)
+                x = torch.randn(shape, device=args.device).to(dtype)
                 if layout == "channels_last":
                     x = x.contiguous(memory_format=torch.channels_last if nd == 2 else torch.channels_last_3d)
                 for direction, (ours, theirs, nbytes) in calls(nd, kind, x, k, s, p).items():
-                    med, speedup, frac = measure(ours, theirs, nbytes, rounds, min_time)
+                    med, speedup, frac = measure(ours, theirs, nbytes, rounds, min_time, args.device)
                     gbs = nbytes / med["ours"] / 1e9
                     row = (f"| {name} | {'x'.join(map(str, shape))} | {str(dtype).split('.')[-1]} | {layout} | "
                            f"{direction} | {med['ours'] * 1e3:.2f} | {med['torch'] * 1e3:.2f} | "

@@ -12,6 +12,10 @@ export TORCHPOOL_CMAKE_ARGS="-DTORCHPOOL_BUILD_TESTS=ON ${TORCHPOOL_CMAKE_ARGS:-
 "$PY" -m pip install -q --no-build-isolation .
 cmake --build build/cmake -j "$(nproc)"
 ctest --test-dir build/cmake --output-on-failure --no-tests=error
+# The CUDA sources compile wherever nvcc exists, even against a CPU build of torch.
+if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+  bash scripts/check_cuda_compile.sh
+fi
 
 # Run from tests/ so that `import torchpool` is the installed package.
 (cd tests && "$PY" -m pytest -q -p no:cacheprovider "$@")

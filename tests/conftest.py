@@ -161,3 +161,37 @@ def assert_sum_close(ours, ref, magnitude, dtype, what):
         at = bad.nonzero()[0].tolist()
         raise AssertionError(f"{what}: {int(bad.sum())} mismatches, first at {at}: {o[tuple(at)].item()} != "
                              f"{r[tuple(at)].item()} (allowed {bound[tuple(at)].item():.3g})")
+
+
+# --- CUDA: tests/test_cuda.py and the device-parametrized parity tests ---
+
+def cuda_ready():
+    """A GPU is present and torchpool was built with its CUDA kernels."""
+    return torch.cuda.is_available() and torchpool.build_info()["cuda"]
+
+
+NO_CUDA = "no CUDA GPU (or torchpool built without CUDA): CUDA tests skipped"
+
+
+def on_device(x, device):
+    """x on `device` with its sizes and strides (.to() would make a strided view dense,
+    and the kernels' strided path would go untested)."""
+    if x.device == torch.device(device):
+        return x
+    out = torch.empty_strided(x.size(), x.stride(), dtype=x.dtype, device=device)
+    return out.copy_(x)
+
+
+def assert_bits(ours, ref, what, nan_any=True):
+    """The same bits (torch.equal on the bit patterns). With nan_any, a NaN matches
+    any NaN: arithmetic's NaN payloads differ between CPUs and GPUs."""
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype, f"{what}: {ours.shape} {ours.dtype}"
+    ours, ref = ours.cpu(), ref.cpu()
+    ints = {8: torch.int64, 4: torch.int32, 2: torch.int16}[ours.element_size()]
+    same = ours.contiguous().view(ints) == ref.contiguous().view(ints)
+    if nan_any and ours.is_floating_point():
+        same |= ours.contiguous().isnan() & ref.contiguous().isnan()
+    if not bool(same.all()):
+        bad = (~same).nonzero()[0].tolist()
+        raise AssertionError(f"{what}: first mismatch at {bad}: {ours.contiguous()[tuple(bad)].item()} != "
+                             f"{ref.contiguous()[tuple(bad)].item()} ({int((~same).sum())} mismatches)")

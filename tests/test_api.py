@@ -88,6 +88,7 @@ def test_soft_and_stochastic_signatures(nd):
     for module in (f"SoftPool{nd}d", f"StochasticPool{nd}d"):
         assert module in torchpool.nn.__all__ and hasattr(torchpool.nn, module)
 
+
 UNPOOL_FUNCTIONS = ["max_unpool1d", "max_unpool2d", "max_unpool3d",
                     "avg_unpool1d", "avg_unpool2d", "avg_unpool3d"]
 AVG_UNPOOL_PARAMETERS = AVG_PARAMETERS + [("output_size", None)]
@@ -108,3 +109,21 @@ def test_unpool_ops_are_registered():
         for name in (f"max_unpool{nd}d", f"max_unpool{nd}d_backward", f"max_unpool{nd}d_add",
                      f"avg_unpool{nd}d", f"avg_unpool{nd}d_backward"):
             assert hasattr(torch.ops.torchpool, name), name
+
+
+# --- CUDA ---
+
+def test_build_info_reports_cuda_and_its_kernels():
+    """build_info()'s "cuda" says whether the CUDA kernels are compiled in: then every op
+    has a CUDA kernel (no GPU needed to ask) and the archs name what nvcc built."""
+    info = torchpool.build_info()
+    for name in FUNCTIONS:
+        for suffix in ("", "_backward") + (("_with_indices",) if name.startswith("max") else ()):
+            has = torch._C._dispatch_has_kernel_for_dispatch_key(f"torchpool::{name}{suffix}", "CUDA")
+            assert has == info["cuda"], (name + suffix, info)
+    if info["cuda"]:
+        assert torch.version.cuda is not None
+        archs = info["cuda_archs"].split()
+        assert archs and all(a.startswith(("sm_", "compute_")) for a in archs), archs
+    else:
+        assert info["cuda_archs"] == ""

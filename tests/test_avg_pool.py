@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input
+from conftest import (DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input,
+                      on_device)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -47,7 +48,7 @@ def test_forward_backward(nd, dtype, layout, device):
     checked = 0
     for shape in SHAPES[nd]:
         x = make_input(shape, dtype, layout, "cpu", generator=gen)
-        xd = x.to(device)
+        xd = on_device(x, device)
         for kw in configs(nd):
             what = f"avg_pool{nd}d{tuple(shape)} {dtype} {layout} {kw}"
             try:
@@ -59,9 +60,9 @@ def test_forward_backward(nd, dtype, layout, device):
                     ours_fn(xd, **kw)
                 continue
             out = ours_fn(xd, **kw)
-            # Same order of summation as torch: float32/64 agree bit for bit.
-            if exact and device == "cpu":
-                assert_same(out, ref, what)
+            # Same order of summation as torch: float32/64 agree bit for bit (CUDA too).
+            if exact:
+                assert_same(out.cpu(), ref, what)
             else:
                 assert_close(out.cpu(), ref, dtype, what)
             if x.dim() in (4, 5) and layout != "strided":
@@ -72,10 +73,7 @@ def test_forward_backward(nd, dtype, layout, device):
             if exact:
                 xr = x.detach().contiguous().requires_grad_()
                 torch_avg(xr, nd, **kw).backward(g)
-                if device == "cpu":
-                    assert_same(xg.grad, xr.grad, what + " grad")
-                else:
-                    assert_close(xg.grad.cpu(), xr.grad, dtype, what + " grad")
+                assert_same(xg.grad.cpu(), xr.grad, what + " grad")
             else:  # torch sums in the reduced dtype; compare with an exact sum
                 xr = x.detach().double().contiguous().requires_grad_()
                 torch_avg(xr, nd, **kw).backward(g.double())

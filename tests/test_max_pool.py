@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input
+from conftest import (DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input,
+                      on_device)
 
 # Shapes that reach every path: long rows (vector packs along W, groups of rows)
 # with few channels, and many channels (channel packs, unrolled) on small planes.
@@ -49,7 +50,7 @@ def test_forward_backward(nd, dtype, layout, device):
     checked = 0
     for shape in SHAPES[nd]:
         x = make_input(shape, dtype, layout, "cpu", generator=gen)
-        xd = x.to(device)
+        xd = on_device(x, device)
         for kw in configs(nd):
             ref = torch_ref(x, nd, **kw)
             what = f"max_pool{nd}d{tuple(shape)} {dtype} {layout} {kw}"

@@ -1,0 +1,232 @@
+#pragma once
+// What a CUDA thread computes on: the storage types, their conversions to the compute
+// type, and packs of V lanes (one lane per output element a thread owns) with the
+// static API of the CPU packs (cpu/vec/scalar.h), so a CUDA reducer reads like the
+// CPU one. Torch-free and __host__ __device__: the Catch2 tests run the same code on
+// the host.
+//
+//   T F I M N        compute type, value lanes, index lanes, lane mask, lane count
+//   set1 load store  loads convert storage to T (N consecutive elements, one vector
+//                    load), stores convert back
+//   add sub mul div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
+//   iset1 iadd iselect store_idx                                   index lanes
+//
+// The conversions give the CPU's bits (c10's rules), NaN payloads included, so that
+// max pooling, which only moves values, agrees with the CPU bit for bit.
+
+#include <cstdint>
+#include <cstring>
+
+#include "torchpool/geometry.h"  // TP_INLINE
+
+#if defined(__CUDACC__)
+#include <cuda_fp16.h>
+#endif
+// Unrolls a loop over lanes in device code (the host compiler knows no such pragma).
+#if defined(__CUDA_ARCH__)
+#define TP_UNROLL _Pragma("unroll")
+#else
+#define TP_UNROLL
+#endif
+
+namespace torchpool {
+namespace cuda {
+
+// Storage of float16 and bfloat16, bit-compatible with c10::Half and c10::BFloat16.
+struct half16 {
+  uint16_t x;
+};
+struct bfloat16 {
+  uint16_t x;
+};
+
+// The compute (and accumulation) type of a storage type: reduced types compute in float.
+template <class S>
+struct Compute {
+  using T = float;
+};
+template <>
+struct Compute<double> {
+  using T = double;
+};
+
+TP_INLINE float float_of_bits(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+TP_INLINE uint32_t bits_of_float(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+#endif
+}
+
+// float16 -> float: exact; a NaN keeps its sign and payload (as F16C does).
+TP_INLINE float widen(half16 v) {
+  const uint32_t h = v.x, sign = (h & 0x8000u) << 16, mant = h & 0x3FFu;
+  if ((h & 0x7C00u) == 0x7C00u && mant != 0) return float_of_bits(sign | 0x7F800000u | (mant << 13));
+#if defined(__CUDA_ARCH__)
+  return __half2float(__ushort_as_half(v.x));
+#else
+  const uint32_t exp = (h >> 10) & 0x1Fu;
+  if (exp == 0) {  // zero or subnormal: mant * 2^-24, exact in float
+    const float f = float(mant) * float_of_bits(0x33800000u);
+    return sign ? -f : f;
+  }
+  if (exp == 31) return float_of_bits(sign | 0x7F800000u);
+  return float_of_bits(sign | ((exp + 112) << 23) | (mant << 13));
+#endif
+}
+
+// float -> float16, rounded to nearest even; a NaN keeps its sign and top payload
+// bits and becomes quiet (as F16C does).
+TP_INLINE half16 narrow_half(float f) {
+  const uint32_t u = bits_of_float(f), sign = (u >> 16) & 0x8000u, a = u & 0x7FFFFFFFu;
+  if (a > 0x7F800000u) return half16{uint16_t(sign | 0x7E00u | ((a >> 13) & 0x3FFu))};
+#if defined(__CUDA_ARCH__)
+  return half16{__half_as_ushort(__float2half_rn(f))};
+#else
+  if (a >= 0x47800000u) return half16{uint16_t(sign | 0x7C00u)};  // >= 2^16: inf
+  if (a < 0x38800000u) {
+    // Subnormal result: adding 0.5 places the half's mantissa in the float's low
+    // bits, rounded to nearest even by the float adder itself.
+    const uint32_t r = bits_of_float(float_of_bits(a) + 0.5f) - 0x3F000000u;
+    return half16{uint16_t(sign | r)};
+  }
+  const uint32_t r = a + 0xC8000FFFu + ((a >> 13) & 1u);  // rebias, round to even
+  return half16{uint16_t(sign | (r >> 13))};
+#endif
+}
+
+// bfloat16 <-> float as c10::BFloat16: round to nearest even, any NaN -> 0x7FC0.
+TP_INLINE float widen(bfloat16 v) { return float_of_bits(uint32_t(v.x) << 16); }
+TP_INLINE bfloat16 narrow_bf16(float f) {
+  if (f != f) return bfloat16{0x7FC0};
+  uint32_t u = bits_of_float(f);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return bfloat16{uint16_t(u >> 16)};
+}
+
+TP_INLINE float widen(float v) { return v; }
+TP_INLINE double widen(double v) { return v; }
+TP_INLINE void narrow(float* p, float v) { *p = v; }
+TP_INLINE void narrow(double* p, double v) { *p = v; }
+TP_INLINE void narrow(half16* p, float v) { *p = narrow_half(v); }
+TP_INLINE void narrow(bfloat16* p, float v) { *p = narrow_bf16(v); }
+
+// V consecutive storage elements, moved by one vector load or store (the traversals
+// use V > 1 only where the address is aligned to the chunk's size).
+template <class S, int V>
+struct alignas(sizeof(S) * V) Chunk {
+  S v[V];
+};
+
+template <class X, int V>
+struct Lanes {
+  X v[V];
+};
+
+// A pack of V lanes of compute type Tc, with index lanes of type Idx.
+template <class Tc, int V, class Idx>
+struct Pack {
+  using T = Tc;
+  using F = Lanes<T, V>;
+  using I = Lanes<Idx, V>;
+  using M = Lanes<bool, V>;
+  static constexpr int N = V;
+
+  template <class R, class Fn>
+  static TP_INLINE R map(Fn&& f) {
+    R r;
+TP_UNROLL
+    for (int l = 0; l < V; ++l) r.v[l] = f(l);
+    return r;
+  }
+
+  static TP_INLINE F set1(T x) {
+    return map<F>([&](int) { return x; });
+  }
+  template <class S>
+  static TP_INLINE F load(const S* p) {
+    const Chunk<S, V> c = *reinterpret_cast<const Chunk<S, V>*>(p);
+    return map<F>([&](int l) { return T(widen(c.v[l])); });
+  }
+  template <class S>
+  static TP_INLINE void store(S* p, const F& x) {
+    Chunk<S, V> c;
+TP_UNROLL
+    for (int l = 0; l < V; ++l) narrow(&c.v[l], x.v[l]);
+    *reinterpret_cast<Chunk<S, V>*>(p) = c;
+  }
+
+  static TP_INLINE F add(const F& a, const F& b) {
+    return map<F>([&](int l) { return a.v[l] + b.v[l]; });
+  }
+  static TP_INLINE F sub(const F& a, const F& b) {
+    return map<F>([&](int l) { return a.v[l] - b.v[l]; });
+  }
+  static TP_INLINE F mul(const F& a, const F& b) {
+    return map<F>([&](int l) { return a.v[l] * b.v[l]; });
+  }
+  static TP_INLINE F div(const F& a, const F& b) {
+    return map<F>([&](int l) { return a.v[l] / b.v[l]; });
+  }
+  static TP_INLINE F max(const F& a, const F& b) {
+    return map<F>([&](int l) { return a.v[l] > b.v[l] ? a.v[l] : b.v[l]; });
+  }
+  static TP_INLINE M gt(const F& a, const F& b) {
+    return map<M>([&](int l) { return a.v[l] > b.v[l]; });
+  }
+  static TP_INLINE M lt(const F& a, const F& b) {
+    return map<M>([&](int l) { return a.v[l] < b.v[l]; });
+  }
+  static TP_INLINE M eq(const F& a, const F& b) {
+    return map<M>([&](int l) { return a.v[l] == b.v[l]; });
+  }
+  static TP_INLINE M isnan(const F& a) {
+    return map<M>([&](int l) { return a.v[l] != a.v[l]; });
+  }
+  static TP_INLINE M mor(const M& a, const M& b) {
+    return map<M>([&](int l) { return a.v[l] || b.v[l]; });
+  }
+  static TP_INLINE M mand(const M& a, const M& b) {
+    return map<M>([&](int l) { return a.v[l] && b.v[l]; });
+  }
+  static TP_INLINE M mnot(const M& a) {
+    return map<M>([&](int l) { return !a.v[l]; });
+  }
+  static TP_INLINE bool any(const M& a) {
+    bool r = false;
+TP_UNROLL
+    for (int l = 0; l < V; ++l) r = r || a.v[l];
+    return r;
+  }
+  static TP_INLINE F select(const M& m, const F& a, const F& b) {
+    return map<F>([&](int l) { return m.v[l] ? a.v[l] : b.v[l]; });
+  }
+
+  static TP_INLINE I iset1(Idx i) {
+    return map<I>([&](int) { return i; });
+  }
+  static TP_INLINE I iadd(const I& a, Idx c) {
+    return map<I>([&](int l) { return Idx(a.v[l] + c); });
+  }
+  static TP_INLINE I iselect(const M& m, const I& a, const I& b) {
+    return map<I>([&](int l) { return m.v[l] ? a.v[l] : b.v[l]; });
+  }
+  static TP_INLINE void store_idx(int64_t* p, const I& x) {
+TP_UNROLL
+    for (int l = 0; l < V; ++l) p[l] = int64_t(x.v[l]);
+  }
+};
+
+}  // namespace cuda
+}  // namespace torchpool

@@ -1,0 +1,77 @@
+// avg_pool on the CUDA dispatch key: the CPU's checks, shapes and memory formats
+// (PoolCall), then the shared CUDA traversals with average pooling's reducer
+// (avg_pool.h): the forward per output, the backward gathered per input element.
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "torchpool/cuda/kernels.cuh"
+#include "torchpool/ops/cuda/avg_pool.h"
+#include "torchpool/ops/pooling.h"
+
+namespace torchpool {
+namespace cuda {
+namespace {
+
+using at::IntArrayRef;
+using at::Tensor;
+using Opt = std::optional<int64_t>;
+
+constexpr const char* kOp[] = {"", "avg_pool1d", "avg_pool2d", "avg_pool3d"};
+constexpr const char* kBackwardOp[] = {"", "avg_pool1d_backward", "avg_pool2d_backward",
+                                       "avg_pool3d_backward"};
+
+cpu::AvgPoolParams params(const char* op, bool count_include_pad, Opt divisor_override) {
+  TORCH_CHECK(!divisor_override || *divisor_override != 0, op, ": divisor_override must be non-zero");
+  return cpu::AvgPoolParams{count_include_pad, divisor_override.value_or(0)};
+}
+
+template <int ND>
+Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
+               bool count_include_pad, Opt divisor_override) {
+  const PoolCall c(self, avg_pool_args(kOp[ND], ND, k, s, p, ceil_mode));
+  KernelArgs a;
+  a.set_params(params(kOp[ND], count_include_pad, divisor_override));
+  const c10::cuda::CUDAGuard guard(self.device());
+  const Tensor x = c.prepared(self);
+  Tensor out = c.empty(true, self.options());
+  a.input = x.const_data_ptr();
+  a.output = out.data_ptr();
+  run_forward<AvgReduce>(a, c, self.scalar_type());
+  return out;
+}
+
+template <int ND>
+Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, IntArrayRef s,
+                IntArrayRef p, bool ceil_mode, bool count_include_pad, Opt divisor_override) {
+  const char* op = kBackwardOp[ND];
+  const PoolCall c(self, avg_pool_args(op, ND, k, s, p, ceil_mode));
+  KernelArgs a;
+  a.set_params(params(op, count_include_pad, divisor_override));
+  check_sizes(grad_output, c.sizes(true), op, "grad_output");
+  TORCH_CHECK(grad_output.scalar_type() == self.scalar_type(), op,
+              ": grad_output must have the input's dtype ", self.scalar_type(), ", but got ",
+              grad_output.scalar_type());
+  check_device(grad_output, self, op, "grad_output");
+  const c10::cuda::CUDAGuard guard(self.device());
+  const Tensor go = c.prepared(grad_output);
+  Tensor gi = c.empty(false, grad_output.options());
+  a.grad_output = go.const_data_ptr();
+  a.grad_input = gi.data_ptr();
+  run_backward<AvgReduce>(a, c, self.scalar_type());
+  return gi;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torchpool, CUDA, m) {
+#define TP_IMPL(N)                        \
+  m.impl("avg_pool" #N "d", &forward<N>); \
+  m.impl("avg_pool" #N "d_backward", &backward<N>);
+  TP_IMPL(1)
+  TP_IMPL(2)
+  TP_IMPL(3)
+#undef TP_IMPL
+}
+
+}  // namespace cuda
+}  // namespace torchpool
