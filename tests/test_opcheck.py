@@ -58,7 +58,9 @@ def soft_stochastic_samples():
                         (st.default, (x, k, s, p, d, False, 123, 456)),
                         (st.default, (x, k, s, p, d, True, 2**62, 0)),
                         (ev.default, (x, k, s, p, d, False))]
-                g = torch.randn_like(sp(x.detach(), k, s, p, d, False)).requires_grad_(rg)
+                # Their backward ops have no derivative of their own (second derivatives
+                # of soft pooling and stochastic evaluation raise): opcheck at first order.
+                g = torch.randn_like(sp(x.detach(), k, s, p, d, False))
                 out += [(getattr(ops, f"soft_pool{nd}d_backward").default, (g, x.detach(), k, s, p, d, False)),
                         (getattr(ops, f"stochastic_pool{nd}d_eval_backward").default,
                          (g, x.detach(), k, s, p, d, False))]

@@ -43,13 +43,17 @@ def soft_ref(x, nd, **kw):
     y = (w * torch.where(w > 0, xw, 0)).sum(-1)
 
     def grad(g):
-        """The gradient, and the sum of the absolute values of the terms it adds."""
+        """The gradient, and the sum of the magnitudes of the terms it adds: x_i - y
+        carries a rounding of |x_i| + |y| (y is itself rounded), so those count too."""
         dx = torch.where(xw == y[..., None], 0, xw - y[..., None])
-        c = torch.where(w != 0, g.double()[..., None] * w * (1 + dx), 0)
+        gw = torch.where(w != 0, g.double()[..., None] * w, 0)
+        c = torch.where(w != 0, gw * (1 + dx), 0)
+        size = torch.where(w != 0, gw.abs() * ((1 + dx).abs() + xw.abs() + y.abs()[..., None]), 0)
+        size = size.nan_to_num(0, 0, 0)
         plane = int(torch.tensor(x.shape[2:]).prod())
         slot = torch.where(valid, iw, plane).flatten(2)
         sums = []
-        for terms in (c, c.abs()):
+        for terms in (c, size):
             gi = torch.zeros(x.shape[0], x.shape[1], plane + 1, dtype=torch.float64, device=x.device)
             gi.scatter_add_(-1, slot, terms.flatten(2))
             sums.append(gi[..., :plane].reshape(x.shape))
