@@ -198,7 +198,8 @@ TEST_CASE("stochastic_pool: the generator overload draws the key as Python does"
     return torchpool::stochastic_pool2d(x, {2}, {}, {0}, {1}, false, seed, offset);
   };
   // The keys Python draws, torch.randint(0, 2**63 - 1, (2,)) after torch.manual_seed(1234),
-  // and with torch.Generator().manual_seed(5); the same seeds must give them here.
+  // and with torch.Generator().manual_seed(5); the same seeds must give them here
+  // (tests/test_api.py pins the same keys for the Python function).
   at::manual_seed(1234);
   const auto [v, i] = torchpool::stochastic_pool2d(x, {2});
   const auto [ref_v, ref_i] = explicit_key(3532910284440527571, 2252509165406510134);
