@@ -111,6 +111,21 @@ def test_unpool_ops_are_registered():
             assert hasattr(torch.ops.torchpool, name), name
 
 
+# --- C++: tests/cpp/api/stochastic_pool.cpp pins the same keys ---
+
+@pytest.mark.parametrize("generator_seed,key", [(None, (3532910284440527571, 2252509165406510134)),
+                                                (5, (4095051218741643470, 6838803925648402110))])
+def test_stochastic_key_is_the_one_cpp_draws(generator_seed, key):
+    """torch.manual_seed(1234) (or a generator seeded 5) gives this Philox key, here and
+    from C++'s torchpool::stochastic_pool2d(..., at::Generator): the same picks."""
+    x = torch.rand(2, 3, 9, 10) + 0.1  # every element a candidate
+    torch.manual_seed(1234)
+    gen = None if generator_seed is None else torch.Generator().manual_seed(generator_seed)
+    out, idx = torchpool.stochastic_pool2d(x, 2, generator=gen, return_indices=True)
+    want_out, want_idx = torch.ops.torchpool.stochastic_pool2d(x, [2, 2], [], [0, 0], [1, 1], False, *key)
+    assert torch.equal(idx, want_idx) and torch.equal(out, want_out)
+
+
 # --- CUDA ---
 
 def test_build_info_reports_cuda_and_its_kernels():

@@ -1,7 +1,9 @@
 #include "common.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/util/accumulate.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -13,6 +15,14 @@ std::vector<at::Device> devices() {
   std::vector<at::Device> d{at::kCPU};
   if (at::hasCUDA() && torchpool::build_info().find("\"cuda\": true") != std::string::npos)
     d.emplace_back(at::kCUDA);
+  return d;
+}
+
+std::vector<at::Device> devices(const std::string& op) {
+  std::vector<at::Device> d = devices();
+  const auto h = c10::Dispatcher::singleton().findSchema({"torchpool::" + op, ""});
+  if (!h || !h->hasKernelForDispatchKey(c10::DispatchKey::CUDA))
+    d.erase(std::remove_if(d.begin(), d.end(), [](const at::Device& v) { return v.is_cuda(); }), d.end());
   return d;
 }
 
@@ -108,13 +118,21 @@ std::string mismatch(const at::Tensor& ours, const at::Tensor& ref) {
 }
 
 std::string not_close(const at::Tensor& ours, const at::Tensor& ref, at::ScalarType dtype) {
+  return not_sum_close(ours, ref, at::zeros({}, at::kDouble), dtype);
+}
+
+std::string not_sum_close(const at::Tensor& ours, const at::Tensor& ref, const at::Tensor& magnitude,
+                          at::ScalarType dtype) {
   if (ours.sizes() != ref.sizes()) return "shape " + name(ours.sizes()) + " != " + name(ref.sizes());
   double rtol = 1e-5, atol = 1e-6;
   if (dtype == at::kDouble) rtol = atol = 1e-12;
   if (dtype == at::kHalf) rtol = atol = 2e-3;
   if (dtype == at::kBFloat16) rtol = 1.6e-2, atol = 1e-2;
+  const double eps = dtype == at::kDouble ? 0x1p-52 : dtype == at::kHalf ? 0x1p-10
+                     : dtype == at::kBFloat16 ? 0x1p-7 : 0x1p-23;
   const at::Tensor a = ours.cpu().to(at::kDouble), b = ref.cpu().to(at::kDouble);
-  const at::Tensor ok = (a - b).abs().le(b.abs() * rtol + atol)
+  const at::Tensor bound = b.abs() * rtol + atol + magnitude.cpu().to(at::kDouble) * (8 * eps);
+  const at::Tensor ok = (a - b).abs().le(bound)
                             .logical_or(a.eq(b))  // infinities
                             .logical_or(a.isnan().logical_and(b.isnan()));
   return report(a, b, ok);
@@ -122,6 +140,46 @@ std::string not_close(const at::Tensor& ours, const at::Tensor& ref, at::ScalarT
 
 bool registered(const std::string& name) {
   return c10::Dispatcher::singleton().findSchema({"torchpool::" + name, ""}).has_value();
+}
+
+Windows windows(const at::Tensor& x, int nd, at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode) {
+  auto per_dim = [](at::IntArrayRef a, int i) { return a[a.size() == 1 ? 0 : i]; };
+  const auto i64 = at::TensorOptions().dtype(at::kLong);
+  Windows w;
+  // Built one dim at a time: (O, K) combined with the dim's (out, k) gives (O*out, K*k),
+  // the outer dims varying slowest in both, as torch scans.
+  at::Tensor index = at::zeros({1, 1}, i64), valid = at::ones({1, 1}, i64.dtype(at::kBool));
+  for (int i = 0; i < nd; ++i) {
+    const int64_t L = x.size(x.dim() - nd + i), k = per_dim(kernel_size, i);
+    const int64_t s = stride.empty() ? k : per_dim(stride, i), p = per_dim(padding, i);
+    const int64_t span = per_dim(dilation, i) * (k - 1) + 1;
+    int64_t out = (L + 2 * p - span + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if (ceil_mode && (out - 1) * s >= L + p) --out;
+    w.out.push_back(out);
+    const at::Tensor pos = (at::arange(out, i64) * s - p).unsqueeze(1) +
+                           (at::arange(k, i64) * per_dim(dilation, i)).unsqueeze(0);
+    const at::Tensor inside = pos.ge(0).logical_and(pos.lt(L));
+    const int64_t taps = index.size(1) * k;
+    index = (index.unsqueeze(1).unsqueeze(3) * L + pos.unsqueeze(0).unsqueeze(2)).reshape({-1, taps});
+    valid = valid.unsqueeze(1).unsqueeze(3).logical_and(inside.unsqueeze(0).unsqueeze(2)).reshape({-1, taps});
+  }
+  w.valid = valid;
+  w.index = index.masked_fill(valid.logical_not(), 0);
+  const at::Tensor planes = x.to(at::kDouble).reshape({x.size(0), x.size(1), -1});
+  w.values = planes.index_select(2, w.index.reshape(-1))
+                 .reshape({x.size(0), x.size(1), index.size(0), index.size(1)})
+                 .masked_fill(valid.logical_not(), 0);
+  return w;
+}
+
+at::Tensor scatter_windows(const Windows& w, const at::Tensor& terms, at::IntArrayRef sizes) {
+  const int64_t n = sizes[0], c = sizes[1], plane = c10::multiply_integers(sizes.slice(2));
+  // Elements outside the input go to a spare slot past the plane, then dropped.
+  const at::Tensor slot = w.index.masked_fill(w.valid.logical_not(), plane).reshape({1, 1, -1});
+  at::Tensor sums = at::zeros({n, c, plane + 1}, at::TensorOptions().dtype(at::kDouble));
+  sums.scatter_add_(2, slot.expand({n, c, -1}).contiguous(), terms.to(at::kDouble).reshape({n, c, -1}));
+  return sums.narrow(2, 0, plane).reshape(sizes);
 }
 
 bool same_format(const at::Tensor& out, const at::Tensor& x) {

@@ -28,6 +28,8 @@ inline std::vector<std::vector<int64_t>> shapes(int nd) {
 
 // The CPU, and CUDA where a GPU is present and torchpool was built with CUDA.
 std::vector<at::Device> devices();
+// The same, less CUDA where torchpool::<op> has no CUDA kernel (yet).
+std::vector<at::Device> devices(const std::string& op);
 
 std::string name(Layout l);
 std::string name(at::IntArrayRef a);
@@ -46,12 +48,34 @@ at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, at::Generator& gen
 std::string mismatch(const at::Tensor& ours, const at::Tensor& ref);
 // "" when ours is within the dtype's tolerance of ref (as tests/conftest.py's).
 std::string not_close(const at::Tensor& ours, const at::Tensor& ref, at::ScalarType dtype);
+// The same for sums that may cancel (gradients where windows overlap): the error may also
+// reach a few roundings of the summed terms, `magnitude` being the sum of their sizes.
+std::string not_sum_close(const at::Tensor& ours, const at::Tensor& ref, const at::Tensor& magnitude,
+                          at::ScalarType dtype);
 
 // Whether the dispatcher knows the op torchpool::<name> (the library registered it).
 bool registered(const std::string& name);
 
 // Whether `out` is dense in the memory format of the (4-d or 5-d) input `x`.
 bool same_format(const at::Tensor& out, const at::Tensor& x);
+
+// The pooling windows of an (N, C, *spatial) tensor, in torch's scan order and with torch's
+// output sizes, for float64 references written with ATen ops (tests/conftest.py's
+// windows). Arguments as the API's: one value for every dim or one per dim; stride {} is
+// kernel_size.
+struct Windows {
+  at::Tensor values;         // (N, C, O, K) float64: each window's elements (0 outside the input)
+  at::Tensor valid;          // (O, K) bool: the element lies inside the input (not padding)
+  at::Tensor index;          // (O, K) int64: its flat index in the plane (0 outside)
+  std::vector<int64_t> out;  // the output's spatial sizes (O is their product)
+};
+Windows windows(const at::Tensor& x, int nd, at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                at::IntArrayRef padding, at::IntArrayRef dilation, bool ceil_mode);
+// The adjoint of gathering windows: terms (N, C, O, K) added into float64 planes of the
+// input's sizes at their indices (those outside the input dropped).
+at::Tensor scatter_windows(const Windows& w, const at::Tensor& terms, at::IntArrayRef sizes);
+// A pooled (N, C, *out) tensor as (N, C, O), to line up with Windows.
+inline at::Tensor per_window(const at::Tensor& t) { return t.reshape({t.size(0), t.size(1), -1}); }
 
 }  // namespace torchpool_test
 
@@ -65,4 +89,9 @@ bool same_format(const at::Tensor& out, const at::Tensor& x);
   do {                                                          \
     INFO(what);                                                 \
     CHECK(::torchpool_test::not_close(ours, ref, dtype) == ""); \
+  } while (0)
+#define CHECK_SUM_NEAR(ours, ref, magnitude, dtype, what)                      \
+  do {                                                                         \
+    INFO(what);                                                                \
+    CHECK(::torchpool_test::not_sum_close(ours, ref, magnitude, dtype) == ""); \
   } while (0)
