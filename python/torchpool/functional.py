@@ -124,7 +124,7 @@ def _philox_key(generator):
     if generator is not None and generator.device.type != "cpu":
         raise ValueError("stochastic_pool: generator must be a CPU torch.Generator (the key is "
                          f"drawn on the CPU whatever the input's device), but got one on {generator.device}")
-    seed, offset = torch.randint(0, 2**63 - 1, (2,), generator=generator).tolist()
+    seed, offset = torch.randint(0, 2**63 - 1, (2,), generator=generator, device="cpu").tolist()
     return seed, offset
 
 
