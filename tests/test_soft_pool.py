@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import torchpool
 import torchpool.nn as tnn
 from conftest import (DTYPES, LAYOUTS, assert_close, assert_format, assert_same, assert_sum_close, devices,
-                      in_layout, make_input, windows)
+                      in_layout, make_input, on_device, windows)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -81,7 +81,7 @@ def test_forward_backward(nd, dtype, layout, device):
     checked = 0
     for shape in SHAPES[nd]:
         x = make_input(shape, dtype, layout, "cpu", generator=gen)
-        xd = x.to(device)
+        xd = on_device(x, device)
         for kw in configs(nd):
             what = f"soft_pool{nd}d{tuple(shape)} {dtype} {layout} {kw}"
             if torch_rejects(x, nd, **kw):

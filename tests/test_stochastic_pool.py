@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import torchpool
 import torchpool.nn as tnn
 from conftest import (DTYPES, LAYOUTS, _per_dim, assert_close, assert_format, assert_same, assert_sum_close,
-                      devices, in_layout, make_input, windows)
+                      devices, in_layout, make_input, on_device, windows)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -114,7 +114,7 @@ def test_forward_backward(nd, dtype, layout, device):
     checked = 0
     for shape in SHAPES[nd]:
         x = make_input(shape, dtype, layout, "cpu", generator=gen)
-        xd = x.to(device)
+        xd = on_device(x, device)
         for kw in configs(nd):
             what = f"stochastic_pool{nd}d{tuple(shape)} {dtype} {layout} {kw}"
             if torch_rejects(x, nd, **kw):
