@@ -136,6 +136,17 @@ def test_build_info_reports_cuda_and_its_kernels():
         for suffix in ("", "_backward") + (("_with_indices",) if name.startswith("max") else ()):
             has = torch._C._dispatch_has_kernel_for_dispatch_key(f"torchpool::{name}{suffix}", "CUDA")
             assert has == info["cuda"], (name + suffix, info)
+    # Every op of the other families, and every registered op that takes tensors.
+    families = [f"{f}{nd}d{suffix}" for nd in (1, 2, 3) for f, suffixes in (
+        ("soft_pool", ("", "_backward")),
+        ("stochastic_pool", ("", "_eval", "_eval_backward")),
+        ("max_unpool", ("", "_backward", "_add")),
+        ("avg_unpool", ("", "_backward"))) for suffix in suffixes]
+    registered = [n.split("::")[1] for n in torch._C._dispatch_get_all_op_names() if n.startswith("torchpool::")]
+    assert set(families) <= set(registered)
+    for name in set(registered) - {"cpu_capability", "build_info"}:
+        has = torch._C._dispatch_has_kernel_for_dispatch_key(f"torchpool::{name}", "CUDA")
+        assert has == info["cuda"], (name, info)
     if info["cuda"]:
         assert torch.version.cuda is not None
         archs = info["cuda_archs"].split()

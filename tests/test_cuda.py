@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 import torchpool
 from conftest import DTYPES, LAYOUTS, NO_CUDA, assert_bits, cuda_ready, make_input, on_device
 from test_hypothesis import cases as random_cases
+from test_opcheck import soft_stochastic_samples, unpool_samples
 
 pytestmark = pytest.mark.skipif(not cuda_ready(), reason=NO_CUDA)
 
@@ -319,3 +320,179 @@ def test_plane_over_2_pow_31_elements():
     gi = ops.max_pool1d_backward(torch.ones_like(out), x, idx, [64], [64], [0], [1], False)
     assert gi[0, 0, length - 100].item() == 1.0 and gi[0, 0, 5].item() == 1.0
     assert float(gi.sum(dtype=torch.float64)) == out.shape[-1]
+
+
+# --- soft, stochastic and unpooling on CUDA against the CPU ---
+
+SOFT_CONFIGS = MAX_CONFIGS
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_soft_pool_agrees_with_cpu(nd, dtype, layout):
+    """The CPU's operations in the CPU's order, its exp included (nvcc builds with
+    -fmad=false): the same bits, NaN payloads aside."""
+    gen = torch.Generator().manual_seed(nd * 100 + DTYPES.index(dtype) * 10 + LAYOUTS.index(layout) + 1)
+    fn = getattr(torchpool, f"soft_pool{nd}d")
+    for shape, kw in itertools.product(SHAPES[nd], SOFT_CONFIGS):
+        x = make_input(shape, dtype, layout, generator=gen)
+        what = f"soft_pool{nd}d{shape} {dtype} {layout} {kw}"
+        y = fn(x, **kw)
+        g = torch.randn(y.shape, generator=gen).to(dtype)
+        (cpu_out, cpu_grad), (cuda_out, cuda_grad) = cpu_and_cuda(lambda t: fn(t, **kw), x, g)
+        assert_bits(cuda_out[0], cpu_out[0], what)
+        assert_bits(cuda_grad, cpu_grad, what + " grad")
+        assert cuda_out[0].stride() == cpu_out[0].stride() and cuda_grad.stride() == cpu_grad.stride(), what
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_stochastic_pool_agrees_with_cpu(nd, dtype, layout):
+    """Same seed, same picks: the values, indices and gradients of the training op, and
+    the evaluation op's, bit for bit."""
+    gen = torch.Generator().manual_seed(nd * 100 + DTYPES.index(dtype) * 10 + LAYOUTS.index(layout) + 2)
+    fn = getattr(torchpool, f"stochastic_pool{nd}d")
+    for shape, kw in itertools.product(SHAPES[nd], MAX_CONFIGS):
+        x = make_input(shape, dtype, layout, generator=gen)
+        what = f"stochastic_pool{nd}d{shape} {dtype} {layout} {kw}"
+        seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+        y = fn(x, **kw, training=False)
+        g = torch.randn(y.shape, generator=gen).to(dtype)
+        (co, cg), (uo, ug) = cpu_and_cuda(
+            lambda t: fn(t, **kw, generator=torch.Generator().manual_seed(seed), return_indices=True), x, g)
+        # A pick moves a value: the same bits, NaN payloads included.
+        assert_bits(uo[0], co[0], what + " picks", nan_any=False)
+        assert_bits(uo[1], co[1], what + " indices")
+        assert_bits(ug, cg, what + " grad")
+        (co, cg), (uo, ug) = cpu_and_cuda(lambda t: fn(t, **kw, training=False), x, g)
+        assert_bits(uo[0], co[0], what + " eval")
+        assert_bits(ug, cg, what + " eval grad")
+        assert uo[0].stride() == co[0].stride() and ug.stride() == cg.stride(), what
+
+
+def test_stochastic_pool_op_with_an_explicit_key_agrees_with_cpu():
+    """The op itself, with (seed, offset) near the ends of their range."""
+    x = make_input((3, 24, 17, 19), torch.float32, "channels_last", specials=False).abs()
+    for seed, offset in ((0, 0), (2**63 - 2, 2**63 - 2), (12345, 2**40 + 3)):
+        args = ([3, 3], [2, 2], [1, 1], [1, 1], True, seed, offset)
+        cpu = ops.stochastic_pool2d(x, *args)
+        gpu = ops.stochastic_pool2d(on_device(x, "cuda"), *args)
+        assert_bits(gpu[0], cpu[0], f"key {seed} {offset}", nan_any=False)
+        assert_bits(gpu[1], cpu[1], f"key {seed} {offset} indices")
+
+
+UNPOOL_CONFIGS = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),  # overlapping windows: repeated indices
+    dict(kernel_size=3, stride=1, padding=1),
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_unpool_agrees_with_cpu(nd, dtype, layout):
+    """max_unpool (the latest of repeated indices wins), its gather and its adding
+    adjoint, and avg_unpool and its gradient: bit for bit."""
+    gen = torch.Generator().manual_seed(nd * 100 + DTYPES.index(dtype) * 10 + LAYOUTS.index(layout) + 3)
+    pool, unpool = getattr(torchpool, f"max_pool{nd}d"), getattr(torchpool, f"max_unpool{nd}d")
+    avg_unpool = getattr(torchpool, f"avg_unpool{nd}d")
+    for shape, kw in itertools.product(SHAPES[nd], UNPOOL_CONFIGS):
+        x = make_input(shape, dtype, layout, generator=gen)
+        what = f"unpool{nd}d{shape} {dtype} {layout} {kw}"
+        y, idx = pool(x, **kw, return_indices=True)
+        size = x.shape[2:]
+        anywhere = torch.randint(0, x[0, 0].numel(), idx.shape, generator=gen)
+        anywhere[..., ::3] = 0  # many repeats
+        for ix in (idx, torch.empty_like(idx).copy_(anywhere)):  # in idx's layout
+            u = unpool(y, ix, **kw, output_size=size)
+            g = torch.randn(u.shape, generator=gen).to(dtype)
+            (co, cg), (uo, ug) = cpu_and_cuda(
+                lambda t: unpool(t, on_device(ix, t.device.type), **kw, output_size=size), y, g)
+            assert_bits(uo[0], co[0], what + " max_unpool", nan_any=False)
+            assert_bits(ug, cg, what + " max_unpool grad (the gather)", nan_any=False)
+            flat = list(size)
+            add_cpu = getattr(ops, f"max_unpool{nd}d_add")(y, ix, flat)
+            add_gpu = getattr(ops, f"max_unpool{nd}d_add")(on_device(y, "cuda"), on_device(ix, "cuda"), flat)
+            assert_bits(add_gpu, add_cpu, what + " max_unpool_add")
+            assert add_gpu.stride() == add_cpu.stride(), what
+        avg_kw = dict(kw, ceil_mode=True, count_include_pad=False)
+        a = avg_unpool(y, **avg_kw)
+        g = torch.randn(a.shape, generator=gen).to(dtype)
+        (co, cg), (uo, ug) = cpu_and_cuda(lambda t: avg_unpool(t, **avg_kw), y, g)
+        assert_bits(uo[0], co[0], what + " avg_unpool")
+        assert_bits(ug, cg, what + " avg_unpool grad")
+        assert uo[0].stride() == co[0].stride() and ug.stride() == cg.stride(), what
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_new_families_are_deterministic(nd):
+    """Soft and stochastic-evaluation gradients (gathers), and max_unpool with repeated
+    indices (integer claims) and its sum: the same bits on every run."""
+    shape = (4, 32) + (9, 33, 40)[3 - nd:]
+    for layout in ("contiguous", "channels_last"):
+        x = make_input(shape, torch.float32, layout, device="cuda", specials=False)
+        runs = []
+        for _ in range(3):
+            res = []
+            for kind in ("soft", "stochastic"):
+                xg = x.detach().requires_grad_()
+                fn = getattr(torchpool, f"{kind}_pool{nd}d")
+                y = fn(xg, 3, 1, 1) if kind == "soft" else fn(xg, 3, 1, 1, training=False)
+                y.backward(torch.randn(y.shape, device="cuda", generator=torch.Generator("cuda").manual_seed(3)))
+                res.append(xg.grad)
+            y, idx = getattr(torchpool, f"max_pool{nd}d")(x, 3, 1, 1, return_indices=True)
+            res.append(getattr(torchpool, f"max_unpool{nd}d")(y, idx, 3, 1, 1, output_size=x.shape[2:]))
+            res.append(getattr(ops, f"max_unpool{nd}d_add")(y, idx, list(x.shape[2:])))
+            runs.append(res)
+        for run in runs[1:]:
+            for got, want, name in zip(run, runs[0], ("soft grad", "stochastic eval grad", "unpool", "add")):
+                assert_bits(got, want, f"{name} {nd}d {layout} run to run", nan_any=False)
+
+
+def test_unpool_checks_indices_on_the_device():
+    x = torch.randn(1, 2, 2, 2, device="cuda")
+    g = torch.ones(1, 2, 4, 4, device="cuda")
+    for bad in (16, -3, 2**40):
+        idx = torch.tensor([0, 2, 8, 10], device="cuda").repeat(2).reshape(1, 2, 2, 2)
+        idx[0, 1, 1, 0] = bad
+        message = f"index {bad} is out of range for a plane of 16 elements"
+        with pytest.raises(RuntimeError, match=message):
+            torchpool.max_unpool2d(x, idx, 2)
+        with pytest.raises(RuntimeError, match=message):
+            ops.max_unpool2d_backward(g, idx)
+        with pytest.raises(RuntimeError, match=message):
+            ops.max_unpool2d_add(x, idx, [4, 4])
+    # The device is still usable; repeated indices: the latest wins.
+    idx = torch.tensor([5, 5, 5, 0, 15, 15, 1, 15], device="cuda").reshape(1, 2, 2, 2)
+    out = torchpool.max_unpool2d(x, idx, 2)
+    assert out[0, 0].flatten()[5].item() == x[0, 0, 1, 0].item()
+    assert out[0, 1].flatten()[15].item() == x[0, 1, 1, 1].item()
+    assert_bits(out, torchpool.max_unpool2d(x.cpu(), idx.cpu(), 2), "after errors", nan_any=False)
+
+
+def test_new_families_reject_arguments_on_other_devices():
+    x = torch.randn(1, 2, 4, 4, device="cuda")
+    y = torchpool.soft_pool2d(x, 2)
+    args = ([2, 2], [2, 2], [0, 0], [1, 1], False)
+    with pytest.raises(RuntimeError, match="grad_output must be on the input's device"):
+        ops.soft_pool2d_backward(y.cpu(), x, *args)
+    with pytest.raises(RuntimeError, match="grad_output must be on the input's device"):
+        ops.stochastic_pool2d_eval_backward(y.cpu(), x, *args)
+    _, idx = torchpool.max_pool2d(x, 2, return_indices=True)
+    with pytest.raises(RuntimeError, match="indices must be on the input's device"):
+        torchpool.max_unpool2d(y, idx.cpu(), 2)
+    with pytest.raises(RuntimeError, match="indices must be on"):
+        ops.max_unpool2d_backward(x, idx.cpu())
+
+
+def test_opcheck_new_families_on_cuda():
+    """test_opcheck.py's samples of the soft, stochastic and unpool families, on CUDA."""
+    def to_cuda(a):
+        if not isinstance(a, torch.Tensor):
+            return a
+        return a.detach().to("cuda").requires_grad_(a.requires_grad)
+    for op, args in soft_stochastic_samples() + unpool_samples():
+        torch.library.opcheck(op, tuple(to_cuda(a) for a in args))

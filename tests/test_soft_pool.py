@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import torchpool
 import torchpool.nn as tnn
 from conftest import (DTYPES, LAYOUTS, assert_close, assert_format, assert_same, assert_sum_close, devices,
-                      in_layout, make_input, windows)
+                      in_layout, make_input, on_device, windows)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -81,7 +81,7 @@ def test_forward_backward(nd, dtype, layout, device):
     checked = 0
     for shape in SHAPES[nd]:
         x = make_input(shape, dtype, layout, "cpu", generator=gen)
-        xd = x.to(device)
+        xd = on_device(x, device)
         for kw in configs(nd):
             what = f"soft_pool{nd}d{tuple(shape)} {dtype} {layout} {kw}"
             if torch_rejects(x, nd, **kw):
@@ -135,12 +135,13 @@ def test_the_torch_op_formula_overflows_where_torchpool_does_not():
     torch.testing.assert_close(torchpool.soft_pool2d(x, 2).double().flatten(), (w * x.flatten().double()).sum()[None])
 
 
-def test_special_windows():
+@pytest.mark.parametrize("device", devices())
+def test_special_windows(device):
     x = torch.tensor([[[-INF, -INF, 1.0, INF, 2.0, INF, float("nan"), 3.0, -INF, 0.0]]],
-                     requires_grad=True)
+                     device=device, requires_grad=True)
     out = torchpool.soft_pool1d(x, 2)
     expected = torch.tensor([[[-INF, INF, INF, float("nan"), 0.0]]])
-    assert_same(out.detach(), expected, "values")
+    assert_same(out.detach().cpu(), expected, "values")
     out.backward(torch.full_like(out, 2.0))
     grad = x.grad.tolist()[0][0]
     assert grad[:6] == [1.0, 1.0, 0.0, 2.0, 0.0, 2.0]  # -inf pair shares; +inf takes all
@@ -193,11 +194,12 @@ def test_double_backward_is_refused_clearly():
         g.sum().backward()
 
 
-def test_unbatched_and_empty_batch():
+@pytest.mark.parametrize("device", devices())
+def test_unbatched_and_empty_batch(device):
     x = make_input((4, 9, 10), torch.float32, specials=False)
     y, _ = soft_ref(x[None], 2, kernel_size=3, stride=2, padding=1)
-    assert_close(torchpool.soft_pool2d(x, 3, 2, 1), y[0].float(), torch.float32, "unbatched")
-    assert torchpool.soft_pool2d(torch.empty(0, 4, 9, 10), 2).shape == (0, 4, 4, 5)
+    assert_close(torchpool.soft_pool2d(x.to(device), 3, 2, 1).cpu(), y[0].float(), torch.float32, "unbatched")
+    assert torchpool.soft_pool2d(torch.empty(0, 4, 9, 10, device=device), 2).shape == (0, 4, 4, 5)
 
 
 def test_bad_arguments_name_the_argument():

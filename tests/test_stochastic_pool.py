@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import torchpool
 import torchpool.nn as tnn
 from conftest import (DTYPES, LAYOUTS, _per_dim, assert_close, assert_format, assert_same, assert_sum_close,
-                      devices, in_layout, make_input, windows)
+                      devices, in_layout, make_input, on_device, windows)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -114,7 +114,7 @@ def test_forward_backward(nd, dtype, layout, device):
     checked = 0
     for shape in SHAPES[nd]:
         x = make_input(shape, dtype, layout, "cpu", generator=gen)
-        xd = x.to(device)
+        xd = on_device(x, device)
         for kw in configs(nd):
             what = f"stochastic_pool{nd}d{tuple(shape)} {dtype} {layout} {kw}"
             if torch_rejects(x, nd, **kw):
@@ -228,20 +228,21 @@ def test_pick_frequencies_match_the_weights(dtype, layout):
         assert chi2 < critical[int((w > 0).sum()) - 1], (chi2, counts.tolist())
 
 
+@pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("training", [True, False])
-def test_all_zero_windows_behave_as_max(training):
+def test_all_zero_windows_behave_as_max(training, device):
     x = torch.tensor([[[[-1.0, -3.0, 0.0, -0.0], [-2.0, -1.0, -5.0, 0.0]],
                        [[-INF, -INF, float("nan"), -1.0], [-INF, -2.0, 2.0, float("nan")]]]],
-                     requires_grad=True)
+                     device=device, requires_grad=True)
     out, idx = torchpool.stochastic_pool2d(x, 2, training=training, return_indices=True)
-    mv, mi = F.max_pool2d(x.detach(), 2, return_indices=True)
-    assert_same(out.detach(), mv, "values")  # all four windows are max-pooled, NaN ones too
-    assert_same(idx, mi, "indices")
+    mv, mi = F.max_pool2d(x.detach().cpu(), 2, return_indices=True)
+    assert_same(out.detach().cpu(), mv, "values")  # all four windows are max-pooled, NaN ones too
+    assert_same(idx.cpu(), mi, "indices")
     g = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
-    out.backward(g)
-    xm = x.detach().requires_grad_()
+    out.backward(g.to(device))
+    xm = x.detach().cpu().requires_grad_()
     F.max_pool2d(xm, 2).backward(g)
-    assert_same(x.grad, xm.grad, "gradients to the argmax")
+    assert_same(x.grad.cpu(), xm.grad, "gradients to the argmax")
 
 
 def test_evaluation_formula_and_gradient():
@@ -252,8 +253,9 @@ def test_evaluation_formula_and_gradient():
     assert x.grad.flatten().tolist() == pytest.approx([(2 - 2.5) / 4, (6 - 2.5) / 4, 0.0, 0.0])
 
 
-def test_infinite_and_nan_windows_are_max_pooled():
-    x = torch.tensor([[[1.0, INF, 2.0, INF, float("nan"), 5.0, 1e38, 3e38]]])
+@pytest.mark.parametrize("device", devices())
+def test_infinite_and_nan_windows_are_max_pooled(device):
+    x = torch.tensor([[[1.0, INF, 2.0, INF, float("nan"), 5.0, 1e38, 3e38]]], device=device)
     for training in (True, False):
         out, idx = torchpool.stochastic_pool1d(x, 2, training=training, return_indices=True)
         assert out.flatten().tolist()[:2] == [INF, INF] and out[0, 0, 2].isnan()

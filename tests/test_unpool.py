@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 import torchpool
 import torchpool.nn as tnn
-from conftest import DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input
+from conftest import (DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input,
+                      on_device)
 
 # Pool input sizes (the unpooled sizes): long rows with few channels, and many
 # channels on small planes, as in test_max_pool.py.
@@ -102,7 +103,7 @@ def test_max_unpool_forward_backward(nd, dtype, layout, device):
             what = f"max_unpool{nd}d{tuple(idx.shape)} {dtype} {layout} k={k} s={s} p={p} (pool d={d} ceil={ceil})"
             # fresh values (repeated indices carry different values), and the pooled ones
             v = make_input(tuple(idx.shape), dtype, "contiguous", generator=gen)
-            vl, il = in_layout(v, layout).to(device), in_layout(idx, layout).to(device)
+            vl, il = on_device(in_layout(v, layout), device), on_device(in_layout(idx, layout), device)
             for output_size in (None, shape[-nd:], shape):
                 kw = dict(kernel_size=k, stride=s, padding=p, output_size=output_size)
                 out, ref = run_both(lambda: ours_fn(vl, il, **kw), lambda: ref_fn(v, idx, **kw))
@@ -114,7 +115,7 @@ def test_max_unpool_forward_backward(nd, dtype, layout, device):
                 if layout != "strided":
                     assert_format(out, vl, what)
                 # round trip: the pooled values at their own indices (repeats carry one value)
-                assert_same(ours_fn(in_layout(y, layout).to(device), il, **kw).cpu(),
+                assert_same(ours_fn(on_device(in_layout(y, layout), device), il, **kw).cpu(),
                              ref_fn(y, idx, **kw), what + " round trip")
                 # gradient: a gather at every index, as torch's
                 vg = vl.detach().requires_grad_()
@@ -141,8 +142,8 @@ def test_indices_anywhere_latest_wins(nd, layout, device):
         x = make_input(shape, dtype, generator=gen)
         # half of the plane's positions: every destination is hit by about two sources
         idx = torch.randint(0, size // 2, shape, generator=gen) * 2
-        out = getattr(torchpool, f"max_unpool{nd}d")(in_layout(x, layout).to(device),
-                                                     in_layout(idx, layout).to(device), 2,
+        out = getattr(torchpool, f"max_unpool{nd}d")(on_device(in_layout(x, layout), device),
+                                                     on_device(in_layout(idx, layout), device), 2,
                                                      output_size=out_spatial)
         assert_same(out.cpu(), max_unpool_ref(x, idx, out_spatial), f"{nd}d {dtype} {layout}")
         assert_format(out, in_layout(x, layout), f"{nd}d {dtype} {layout}")
@@ -207,27 +208,33 @@ def test_unbatched_and_empty_batch(device):
                 torchpool.avg_unpool2d(g[None].to(device), 2)[0].cpu(), "avg unbatched")
 
 
-def test_index_outside_the_plane_is_an_error():
+@pytest.mark.parametrize("device", devices())
+def test_index_outside_the_plane_is_an_error(device):
     x = torch.randn(1, 2, 2, 2)
+
+    def lay(t, layout):
+        return on_device(in_layout(t, layout), device)
     for bad in (16, -1, 2**40):
         for layout in ("contiguous", "channels_last"):
             idx = torch.tensor([0, 2, 8, 10]).repeat(2).reshape(1, 2, 2, 2)
             idx[0, 1, 1, 0] = bad
             with pytest.raises(RuntimeError, match=f"index {bad} is out of range for a plane of 16 elements"):
-                torchpool.max_unpool2d(in_layout(x, layout), in_layout(idx, layout), 2)
+                torchpool.max_unpool2d(lay(x, layout), lay(idx, layout), 2)
+            with pytest.raises(RuntimeError, match=f"index {bad} is out of range for a plane of 16 elements"):
+                torch.ops.torchpool.max_unpool2d_add(lay(x, layout), lay(idx, layout), [4, 4])
             # in the plane but far from its window: routed (the slow path), no error
             idx[0, 1, 1, 0] = 3
-            out = torchpool.max_unpool2d(in_layout(x, layout), in_layout(idx, layout), 2)
-            assert out[0, 1, 0, 3] == x[0, 1, 1, 0]
+            out = torchpool.max_unpool2d(lay(x, layout), lay(idx, layout), 2)
+            assert out[0, 1, 0, 3].item() == x[0, 1, 1, 0].item()
             idx[0, 1, 1, 0] = bad
             g = torch.ones(1, 2, 4, 4)
             with pytest.raises(RuntimeError, match=f"index {bad} is out of range for a plane of 16 elements"):
-                torch.ops.torchpool.max_unpool2d_backward(in_layout(g, layout), in_layout(idx, layout))
+                torch.ops.torchpool.max_unpool2d_backward(lay(g, layout), lay(idx, layout))
     # a smaller output_size than the pooled input's: torch and torchpool both refuse
     x = torch.arange(25.0).reshape(1, 1, 5, 5)  # each window's max in its last row
     y, idx = F.max_pool2d(x, 2, return_indices=True)
     with pytest.raises(RuntimeError, match="index 1[0-9] is out of range for a plane of 16 elements"):
-        torchpool.max_unpool2d(y, idx, 2)
+        torchpool.max_unpool2d(y.to(device), idx.to(device), 2)
 
 
 def test_argument_errors_name_the_argument():
@@ -304,7 +311,7 @@ def test_avg_unpool_is_the_gradient_of_avg_pool(nd, dtype, layout, device):
                 continue
             g = make_input(tuple(pooled.shape), dtype, "contiguous", generator=gen)
             (ref,) = torch.autograd.grad(pooled, xr, g.to(xr.dtype))
-            gl = in_layout(g, layout).to(device).requires_grad_()
+            gl = on_device(in_layout(g, layout), device).requires_grad_()
             out = ours_fn(gl, **kw, output_size=shape[-nd:])
             if exact and device == "cpu":  # the same sums in the same order as torch
                 assert_same(out, ref, what)
@@ -314,7 +321,7 @@ def test_avg_unpool_is_the_gradient_of_avg_pool(nd, dtype, layout, device):
                 assert_format(out, gl, what)
             # its gradient: average pooling with the same arguments
             h = make_input(shape, dtype, "contiguous", specials=False, generator=gen)
-            out.backward(in_layout(h, layout).to(device))
+            out.backward(on_device(in_layout(h, layout), device))
             ref_grad = torch_avg(h if exact else h.double(), nd, **kw).to(dtype)
             if exact and device == "cpu":
                 assert_same(gl.grad, ref_grad, what + " grad")
@@ -386,9 +393,10 @@ def test_gradcheck(nd, shape, kw, cl):
         assert torch.autograd.gradgradcheck(lambda t: fn(t, **kw, **extra, output_size=shape), (p,))
 
 
-def test_add_sums_repeated_indices():
-    x = torch.tensor([[[1.0, 2.0, 4.0, 8.0]]])
-    idx = torch.tensor([[[3, 0, 3, 3]]])
+@pytest.mark.parametrize("device", devices())
+def test_add_sums_repeated_indices(device):
+    x = torch.tensor([[[1.0, 2.0, 4.0, 8.0]]], device=device)
+    idx = torch.tensor([[[3, 0, 3, 3]]], device=device)
     out = torch.ops.torchpool.max_unpool1d_add(x, idx, [5])
     assert out.tolist() == [[[2.0, 0.0, 0.0, 13.0, 0.0]]]
     assert torchpool.max_unpool1d(x, idx, 2, 1).tolist() == [[[2.0, 0.0, 0.0, 8.0, 0.0]]]

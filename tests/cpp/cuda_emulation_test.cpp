@@ -6,19 +6,27 @@
 // geometry against geometry.h's, and the index checks of the routing core.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "torchpool/cpu/kernel.h"
 #include "torchpool/cuda/traversal.h"
 #include "torchpool/ops/cpu/isa/avg_pool.h"
 #include "torchpool/ops/cpu/isa/max_pool.h"
+#include "torchpool/ops/cpu/isa/soft_pool.h"
+#include "torchpool/ops/cpu/isa/stochastic_pool.h"
+#include "torchpool/ops/cpu/isa/unpool.h"
 #include "torchpool/ops/cuda/avg_pool.h"
 #include "torchpool/ops/cuda/max_pool.h"
+#include "torchpool/ops/cuda/soft_pool.h"
+#include "torchpool/ops/cuda/stochastic_pool.h"
 
 using namespace torchpool;
 using cpu::DType;
@@ -520,5 +528,239 @@ TEST_CASE("cuda: windows know their outputs' NCDHW linear index") {
         REQUIRE(got == want_sum);
       });
     }
+  }
+}
+
+TEST_CASE("cuda: soft_pool forward and backward equal the CPU's") {
+  for (const Case& c : cases())
+    each_dtype([&](DType t, auto s) {
+      using S = decltype(s);
+      for (Layout l : {Layout::contiguous, Layout::channels_last}) {
+        const cpu::SoftPoolKernels& k = cpu::soft_pool_kernels(cpu::Level::scalar);
+        // The CPU's exp and order of operations: the same bits (NaN payloads aside).
+        check_forward<cuda::SoftReduce, S>(c, t, l, k.forward.get(l, t), false, nullptr, {}, true);
+        check_backward<cuda::Backward<cuda::SoftReduce>::template Body, S>(c, t, l, k.backward.get(l, t),
+                                                                          nullptr, {});
+      }
+    });
+}
+
+// The soft-pool test above checks the exp's bits against the CPU's; this one its accuracy.
+TEST_CASE("cuda: the exp is e^x to within an ulp or two") {
+  using P = cuda::Pack<float, 1, int32_t>;
+  REQUIRE(P::exp(P::set1(0.0f)).v[0] == 1.0f);
+  REQUIRE(P::exp(P::set1(-INFINITY)).v[0] == 0.0f);
+  REQUIRE(std::isnan(P::exp(P::set1(NAN)).v[0]));
+  for (float x = -87.0f; x <= 88.0f; x += 0.37f) {
+    const double want = std::exp(double(x));
+    INFO(x);
+    REQUIRE(std::fabs(double(P::exp(P::set1(x)).v[0]) - want) <= 2.5e-7 * want);
+  }
+  using PD = cuda::Pack<double, 1, int64_t>;
+  for (double x = -708.0; x <= 709.0; x += 0.731) {
+    INFO(x);
+    REQUIRE(std::fabs(PD::exp(PD::set1(x)).v[0] - std::exp(x)) <= 1e-15 * std::exp(x));
+  }
+}
+
+TEST_CASE("cuda: stochastic_pool sampling, evaluation and its backward equal the CPU's") {
+  const cpu::StochasticPoolParams key{0x0123456789ABCDEFull, 4242};
+  cuda::KernelArgs base;
+  base.set_params(key);
+  for (const Case& c : cases())
+    each_dtype([&](DType t, auto s) {
+      using S = decltype(s);
+      for (Layout l : {Layout::contiguous, Layout::channels_last}) {
+        const cpu::StochasticPoolKernels& k = cpu::stochastic_pool_kernels(cpu::Level::scalar);
+        // The picks move values: the same bits and indices.
+        check_forward<cuda::SampleReduce, S>(c, t, l, k.sample.get(l, t), true, &key, base, false);
+        check_forward<cuda::EvalReduce, S>(c, t, l, k.eval.get(l, t), false, nullptr, {}, true);
+        check_backward<cuda::Backward<cuda::EvalReduce>::template Body, S>(c, t, l, k.eval_backward.get(l, t),
+                                                                          nullptr, {});
+      }
+    });
+}
+
+TEST_CASE("cuda: the sampler's uniforms are philox.h's") {
+  using P = cuda::Pack<double, 4, int64_t>;
+  const P::F u = P::uniform(99, 7, (int64_t(1) << 33) + 5, 1000);
+  for (int l = 0; l < 4; ++l)
+    REQUIRE(u.v[l] == double(philox::uniform(philox::bits(99, 7, (uint64_t(1) << 33) + 5 + 1000 * l))));
+}
+
+namespace {
+
+// Every index type and lane count a launch can pick (kernels.cuh), as
+// f(index type value, layout tag, lanes tag, name), for bodies run in several passes.
+template <class S, class Fn>
+void each_launch(Layout l, const Geometry& g, Fn&& f) {
+  constexpr int V = 16 / sizeof(S);
+  auto both = [&](auto cl, auto lanes, const std::string& what) {
+    f(int32_t(0), cl, lanes, what + " int32");
+    f(int64_t(0), cl, lanes, what + " int64");
+  };
+  if (l == Layout::contiguous) return both(std::false_type{}, std::integral_constant<int, 1>{}, "contiguous");
+  both(std::true_type{}, std::integral_constant<int, 1>{}, "channels-last, 1 lane");
+  if (g.channels % V == 0) both(std::true_type{}, std::integral_constant<int, V>{}, "channels-last, vector");
+}
+
+// Indices anywhere in the plane, many repeated.
+std::vector<int64_t> random_indices(const Geometry& g, std::mt19937& rng) {
+  std::vector<int64_t> idx(size_t(g.planes() * g.out_plane()));
+  const int64_t n = g.in_plane();
+  for (int64_t& i : idx) {
+    const uint32_t r = rng() % 10;
+    i = r < 2 ? 0 : r < 4 ? n - 1 : r < 5 ? n / 2 : int64_t(rng() % uint64_t(n));
+  }
+  return idx;
+}
+
+// Storage offset of element sp of a plane of `size` elements, in the layout.
+int64_t layout_offset(const Geometry& g, Layout l, int64_t plane, int64_t size, int64_t sp) {
+  if (l == Layout::contiguous) return plane * size + sp;
+  return (plane / g.channels * size + sp) * g.channels + plane % g.channels;
+}
+
+template <class S, class Idx, bool CL, int V>
+void emulate_assign(const cuda::KernelArgs& base, const Geometry& g) {
+  std::vector<cuda::ClaimWord<Idx>> owner(size_t(g.planes() * g.in_plane()), 0);
+  cuda::KernelArgs a = base;
+  a.set_params(cuda::Claims{owner.data()});
+  emulate<cuda::ClaimBody, S, Idx, CL, V>(a, g, g.planes() * g.out_plane());
+  emulate<cuda::AssignBody, S, Idx, CL, V>(a, g, g.planes() * g.in_plane());
+}
+
+// route.cu's preparation of the adding scatter, on the host: the sources' values
+// sorted stably by destination, and each destination's start.
+void sorted_sources(const Geometry& g, Layout l, int sz, const uint8_t* src, const std::vector<int64_t>& idx,
+                    std::vector<uint8_t>& vals, std::vector<int64_t>& starts) {
+  const int64_t planes = g.planes(), out_plane = g.out_plane(), in_plane = g.in_plane();
+  std::vector<std::pair<int64_t, int64_t>> keyed;  // (destination, source offset), scan order
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t o = 0; o < out_plane; ++o) {
+      const int64_t at = layout_offset(g, l, p, out_plane, o);
+      keyed.emplace_back(p * in_plane + idx[size_t(at)], at);
+    }
+  std::stable_sort(keyed.begin(), keyed.end(), [](auto& x, auto& y) { return x.first < y.first; });
+  vals.assign(keyed.size() * size_t(sz) + 16, 0);
+  starts.assign(size_t(planes * in_plane + 1), 0);
+  for (size_t j = 0; j < keyed.size(); ++j) std::memcpy(&vals[j * sz], src + keyed[j].second * sz, size_t(sz));
+  size_t j = 0;
+  for (int64_t d = 0; d <= planes * in_plane; ++d) {
+    while (j < keyed.size() && keyed[j].first < d) ++j;
+    starts[size_t(d)] = int64_t(j);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda: max_unpool, its sum and its gather equal the CPU's routing core") {
+  for (const Case& c : cases())
+    each_dtype([&](DType t, auto s) {
+      using S = decltype(s);
+      const Geometry& g = c.g;
+      const int sz = kBytes[int(t)];
+      const int64_t in_n = g.planes() * g.in_plane(), out_n = g.planes() * g.out_plane();
+      for (Layout l : {Layout::contiguous, Layout::channels_last}) {
+        std::mt19937 rng(11);
+        const std::vector<uint8_t> src = random_bytes(t, out_n, rng), dense = random_bytes(t, in_n, rng);
+        const std::vector<int64_t> idx = random_indices(g, rng);
+        const cpu::UnpoolKernels& k = cpu::unpool_kernels(cpu::Level::scalar);
+        for (bool add : {false, true}) {
+          std::vector<uint8_t> want(size_t(in_n) * sz + 16), got(want.size());
+          cpu::KernelArgs ca;
+          ca.g = g;
+          ca.dtype = t;
+          ca.layout = l;
+          ca.grad_output = src.data();
+          ca.grad_indices = idx.data();
+          ca.grad_input = want.data();
+          run_cpu((add ? k.add_any : k.route_any).get(l, t), ca, true);
+          std::vector<uint8_t> vals;
+          std::vector<int64_t> starts;
+          if (add) sorted_sources(g, l, sz, src.data(), idx, vals, starts);
+          each_launch<S>(l, g, [&](auto ix, auto cl, auto lanes, const std::string& variant) {
+            using Idx = decltype(ix);
+            constexpr bool CL = decltype(cl)::value;
+            constexpr int V = decltype(lanes)::value;
+            std::memset(got.data(), 0xA5, got.size());
+            int64_t bad[2] = {0, 0};
+            cuda::KernelArgs a;
+            a.grad_output = add ? static_cast<const void*>(vals.data()) : src.data();
+            a.grad_indices = add ? starts.data() : idx.data();
+            a.grad_input = got.data();
+            a.bad_index = bad;
+            if (add) {
+              emulate<cuda::SumBody, S, Idx, CL, V>(a, g, in_n);
+            } else {
+              emulate_assign<S, Idx, CL, V>(a, g);
+            }
+            const int64_t first = first_difference(t, got.data(), want.data(), in_n, add);
+            INFO(c.name << ", dtype " << int(t) << ", layout " << int(l) << ", " << variant
+                        << (add ? ", add" : ", assign") << ": first difference at " << first);
+            REQUIRE(first == -1);
+            REQUIRE(bad[0] == 0);
+          });
+        }
+        // The gather reads the unpooled side at the indices: the bits.
+        std::vector<uint8_t> want(size_t(out_n) * sz + 16), got(want.size());
+        cpu::KernelArgs ca;
+        ca.g = g;
+        ca.dtype = t;
+        ca.layout = l;
+        ca.input = dense.data();
+        ca.grad_indices = idx.data();
+        ca.output = want.data();
+        run_cpu(k.gather.get(l, t), ca, false);
+        each_variant<cuda::GatherBody, S>(l, g, [&](auto run, const std::string& variant) {
+          std::memset(got.data(), 0xA5, got.size());
+          int64_t bad[2] = {0, 0};
+          cuda::KernelArgs a;
+          a.input = dense.data();
+          a.grad_indices = idx.data();
+          a.output = got.data();
+          a.bad_index = bad;
+          run(a, out_n);
+          INFO(c.name << ", dtype " << int(t) << ", layout " << int(l) << ", gather " << variant);
+          REQUIRE(first_difference(t, got.data(), want.data(), out_n, false) == -1);
+          REQUIRE(bad[0] == 0);
+        });
+      }
+    });
+}
+
+TEST_CASE("cuda: max_unpool: the latest index wins; an index outside the plane is reported, never used") {
+  // One plane of 4 sources unpooled into 6: sources 0 and 2 name 1, source 3 names 5.
+  const Geometry g = geometry(1, 1, {6}, {1}, {1}, {0}, {1}, false);
+  Geometry h = g;
+  h.dim[2].out = 4;
+  std::vector<float> src = {1.0f, 2.0f, 3.0f, 4.0f}, out(6), back(4);
+  std::vector<int64_t> idx = {1, 4, 1, 5};
+  int64_t bad[2] = {0, 0};
+  cuda::KernelArgs a;
+  a.grad_output = src.data();
+  a.grad_indices = idx.data();
+  a.grad_input = out.data();
+  a.bad_index = bad;
+  emulate_assign<float, int32_t, false, 1>(a, h);
+  REQUIRE(bad[0] == 0);
+  REQUIRE(out == std::vector<float>({0.0f, 3.0f, 0.0f, 0.0f, 2.0f, 4.0f}));
+  for (int64_t i : {int64_t(6), int64_t(-1), int64_t(1) << 40}) {
+    idx[2] = i;
+    bad[0] = bad[1] = 0;
+    std::fill(out.begin(), out.end(), -1.0f);
+    emulate_assign<float, int64_t, false, 1>(a, h);
+    REQUIRE((bad[0] == 1 && bad[1] == i));
+    REQUIRE(out == std::vector<float>({0.0f, 1.0f, 0.0f, 0.0f, 2.0f, 4.0f}));
+    // The gather reads nothing there, and gives 0.
+    cuda::KernelArgs b;
+    b.input = out.data();
+    b.grad_indices = idx.data();
+    b.output = back.data();
+    b.bad_index = bad;
+    bad[0] = bad[1] = 0;
+    emulate<cuda::GatherBody, float, int64_t, false, 1>(b, h, 4);
+    REQUIRE((bad[0] == 1 && bad[1] == i));
+    REQUIRE(back == std::vector<float>({1.0f, 2.0f, 0.0f, 4.0f}));
   }
 }

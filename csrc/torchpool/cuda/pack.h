@@ -9,7 +9,9 @@
 //   set1 load store  loads convert storage to T (N consecutive elements, one vector
 //                    load), stores convert back
 //   add sub mul div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
-//   iset1 iadd iselect store_idx                                   index lanes
+//   iset1 iadd iselect ieq store_idx                               index lanes
+//   exp              e^x by the CPU's operations (cpu/vec/scalar.h exp_of), bit for bit
+//   uniform          Philox uniforms of the linear indices first + l*step (philox.h)
 //
 // The conversions give the CPU's bits (c10's rules), NaN payloads included, so that
 // max pooling, which only moves values, agrees with the CPU bit for bit.
@@ -18,6 +20,7 @@
 #include <cstring>
 
 #include "torchpool/geometry.h"  // TP_INLINE
+#include "torchpool/philox.h"
 
 #if defined(__CUDACC__)
 #include <cuda_fp16.h>
@@ -122,6 +125,58 @@ TP_INLINE void narrow(double* p, double v) { *p = v; }
 TP_INLINE void narrow(half16* p, float v) { *p = narrow_half(v); }
 TP_INLINE void narrow(bfloat16* p, float v) { *p = narrow_bf16(v); }
 
+// e^x as the CPU computes it (cpu/vec/scalar.h, exp_of), operation for operation, so
+// that SoftPool agrees with the CPU bit for bit (nvcc builds with -fmad=false, and the
+// host compiler has no fma without -mfma): x = n ln2 + r, n = round(x / ln2), e^r by its
+// Taylor series (degree 7 in float, 13 in double), times 2^n made in the exponent bits.
+// Below `lo` (e^x subnormal) and -inf give 0; NaN gives NaN.
+template <class T>
+struct ExpConstants;
+template <>
+struct ExpConstants<float> {
+  static constexpr float lo = -87.0f, log2e = 1.44269504f;
+  static constexpr float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+  static constexpr float round = 12582912.0f;  // 1.5 * 2^23
+  static constexpr int degree = 7;
+};
+template <>
+struct ExpConstants<double> {
+  static constexpr double lo = -708.0, log2e = 1.4426950408889634;
+  static constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  static constexpr double round = 6755399441055744.0;  // 1.5 * 2^52
+  static constexpr int degree = 13;
+};
+
+TP_INLINE constexpr double inv_factorial(int k) {
+  double f = 1;
+  for (int i = 2; i <= k; ++i) f *= i;
+  return 1.0 / f;
+}
+
+// 2^n from t = n + ExpConstants::round: n sits in the low mantissa bits of t.
+TP_INLINE float scale2(float t) { return float_of_bits((bits_of_float(t) + (127u - 0x4B400000u)) << 23); }
+TP_INLINE double scale2(double t) {
+  uint64_t u;
+  std::memcpy(&u, &t, 8);
+  u = (u + (1023u - 0x4338000000000000ull)) << 52;
+  std::memcpy(&t, &u, 8);
+  return t;
+}
+
+template <class T>
+TP_INLINE T exp_of(T x) {
+  using C = ExpConstants<T>;
+  const bool below = x < C::lo;
+  const T xc = below ? T(C::lo) : x;
+  const T t = xc * C::log2e + C::round;  // n + round
+  const T n = t - C::round;
+  const T r = (xc - n * C::ln2_hi) - n * C::ln2_lo;
+  T p = T(inv_factorial(C::degree));
+TP_UNROLL
+  for (int k = C::degree - 1; k >= 0; --k) p = p * r + T(inv_factorial(k));
+  return below ? T(0) : p * scale2(t);
+}
+
 // V consecutive storage elements, moved by one vector load or store (the traversals
 // use V > 1 only where the address is aligned to the chunk's size).
 template <class S, int V>
@@ -213,6 +268,14 @@ TP_UNROLL
     return map<F>([&](int l) { return m.v[l] ? a.v[l] : b.v[l]; });
   }
 
+  static TP_INLINE F exp(const F& x) {
+    return map<F>([&](int l) { return exp_of(x.v[l]); });
+  }
+  // Lane l: the uniform of linear index first + l * step (a double lane takes the float).
+  static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
+    return map<F>([&](int l) { return T(philox::uniform(philox::bits(seed, offset, uint64_t(first + l * step)))); });
+  }
+
   static TP_INLINE I iset1(Idx i) {
     return map<I>([&](int) { return i; });
   }
@@ -221,6 +284,9 @@ TP_UNROLL
   }
   static TP_INLINE I iselect(const M& m, const I& a, const I& b) {
     return map<I>([&](int l) { return m.v[l] ? a.v[l] : b.v[l]; });
+  }
+  static TP_INLINE M ieq(const I& a, const I& b) {
+    return map<M>([&](int l) { return a.v[l] == b.v[l]; });
   }
   static TP_INLINE void store_idx(int64_t* p, const I& x) {
 TP_UNROLL

@@ -13,10 +13,13 @@
 // last: along C, V channels per thread). Backward: one thread per input element (or V
 // channels of one), which gathers from the outputs over it in ascending order, so each
 // sum is formed in output scan order as on the CPU: no atomics, the same bits every
-// run. The routing core (max pooling's backward) gathers the same way, by index.
+// run. The routing core (max pooling's backward) gathers the same way, by index;
+// unpooling's bodies (at the end) move values to and from their indices.
 //
 // Bodies are functors of the work item (kernels.cuh runs them in a grid-stride loop);
 // torch-free and __host__ __device__, so the Catch2 tests run them on the host.
+
+#include <type_traits>
 
 #include "torchpool/cuda/pack.h"
 #include "torchpool/cuda/window.h"
@@ -272,6 +275,152 @@ struct RouteBody {
     const Idx t = divmod(sh.in_hw, Idx(i), hw);
     h = divmod(W.by_in, hw, w);
     if (!D.is_tap(td, t) || !H.is_tap(th, h) || !W.is_tap(tw, w)) report_bad_index(a.bad_index, 2, i);
+  }
+};
+
+// Unpooling (max_unpool, its gradient and its adjoint) on the routing core. Sources lie
+// like the pooled side (sh.out_plane per plane), destinations like the unpooled side
+// (sh.in_plane); an index names a destination within its plane. Bodies copy storage
+// bits where they only move values; lanes are channels (planes) of their own.
+
+// Where element sp of a plane of `plane_size` elements lies in its layout, for the
+// first lane of a work item at q.
+template <class Idx, bool CL>
+TP_INLINE Idx offset_in(const Shape<Idx>& sh, const Place<Idx>& q, Idx plane_size, Idx sp) {
+  return CL ? (q.n * plane_size + sp) * sh.channels + q.c : q.n * plane_size + sp;
+}
+
+// The parameters of the assigning scatter: one word per destination, in the
+// destinations' layout, zero before the claims (unsigned Idx: a source position + 1).
+struct Claims {
+  void* owner = nullptr;
+};
+template <class Idx>
+using ClaimWord = typename std::conditional<sizeof(Idx) == 4, unsigned int, unsigned long long>::type;
+
+TP_INLINE void claim_max(unsigned int* p, unsigned int v) {
+#if defined(__CUDA_ARCH__)
+  atomicMax(p, v);
+#else
+  if (*p < v) *p = v;
+#endif
+}
+TP_INLINE void claim_max(unsigned long long* p, unsigned long long v) {
+#if defined(__CUDA_ARCH__)
+  atomicMax(p, v);
+#else
+  if (*p < v) *p = v;
+#endif
+}
+
+// The assigning scatter, pass 1: each source (work item: a pooled element, or V channels
+// of one) claims its destination with its position in the plane. An integer maximum:
+// the latest source in scan order owns each destination whatever the order the threads
+// run in. An index outside the plane is reported and claims nothing.
+template <class S, class Idx, bool CL, int V>
+struct ClaimBody {
+  using Index = Idx;
+  KernelArgs a;
+  Shape<Idx> sh;
+
+  TP_INLINE void operator()(Idx item) const {
+    const DimI<Idx>&D = sh.dim[0], &H = sh.dim[1], &W = sh.dim[2];
+    const Place<Idx> q = place_of<Idx, CL, V>(sh, item, D.by_out, H.by_out, W.by_out);
+    const Idx o = (q.t * H.out + q.h) * W.out + q.w;
+    const Idx at = offset_in<Idx, CL>(sh, q, sh.out_plane, o);
+    ClaimWord<Idx>* owner = static_cast<ClaimWord<Idx>*>(a.params<Claims>().owner);
+    TP_UNROLL
+    for (int l = 0; l < V; ++l) {
+      const int64_t i = a.grad_indices[at + l];
+      if (uint64_t(i) >= uint64_t(sh.in_plane)) {
+        report_bad_index(a.bad_index, 1, i);
+        continue;
+      }
+      claim_max(owner + offset_in<Idx, CL>(sh, q, sh.in_plane, Idx(i)) + l, ClaimWord<Idx>(o) + 1);
+    }
+  }
+};
+
+// Pass 2: each destination (an unpooled element, or V channels of one) copies the value
+// of the source that owns it, or is 0.
+template <class S, class Idx, bool CL, int V>
+struct AssignBody {
+  using Index = Idx;
+  KernelArgs a;
+  Shape<Idx> sh;
+
+  TP_INLINE void operator()(Idx item) const {
+    const DimI<Idx>&D = sh.dim[0], &H = sh.dim[1], &W = sh.dim[2];
+    const Place<Idx> q = place_of<Idx, CL, V>(sh, item, D.by_in, H.by_in, W.by_in);
+    const Idx at = offset_in<Idx, CL>(sh, q, sh.in_plane, (q.t * H.in + q.h) * W.in + q.w);
+    const ClaimWord<Idx>* owner = static_cast<const ClaimWord<Idx>*>(a.params<Claims>().owner);
+    const S* src = static_cast<const S*>(a.grad_output);
+    Chunk<S, V> c;
+    TP_UNROLL
+    for (int l = 0; l < V; ++l) {
+      const ClaimWord<Idx> w = owner[at + l];
+      c.v[l] = w ? src[offset_in<Idx, CL>(sh, q, sh.out_plane, Idx(w - 1)) + l] : S{};
+    }
+    *reinterpret_cast<Chunk<S, V>*>(static_cast<S*>(a.grad_input) + at) = c;
+  }
+};
+
+// The adding scatter over sources sorted by destination (stably: scan order within a
+// destination): a.grad_output holds the sorted values, contiguous; a.grad_indices the
+// start of each destination's run, plane-major (planes * in_plane + 1 entries). Each
+// destination sums its run from 0 in the compute type, in scan order, as the CPU does.
+template <class S, class Idx, bool CL, int V>
+struct SumBody {
+  using Index = Idx;
+  using T = typename Compute<S>::T;
+  KernelArgs a;
+  Shape<Idx> sh;
+
+  TP_INLINE void operator()(Idx item) const {
+    const DimI<Idx>&D = sh.dim[0], &H = sh.dim[1], &W = sh.dim[2];
+    const Place<Idx> q = place_of<Idx, CL, V>(sh, item, D.by_in, H.by_in, W.by_in);
+    const Idx sp = (q.t * H.in + q.h) * W.in + q.w;
+    const Idx at = offset_in<Idx, CL>(sh, q, sh.in_plane, sp);
+    const S* vals = static_cast<const S*>(a.grad_output);
+    const int64_t plane = CL ? int64_t(q.n) * sh.channels + q.c : int64_t(q.n);
+    Chunk<S, V> c;
+    TP_UNROLL
+    for (int l = 0; l < V; ++l) {
+      const int64_t d = (plane + l) * sh.in_plane + sp;
+      T acc = T(0);
+      for (int64_t j = a.grad_indices[d]; j < a.grad_indices[d + 1]; ++j) acc += T(widen(vals[j]));
+      narrow(&c.v[l], acc);
+    }
+    *reinterpret_cast<Chunk<S, V>*>(static_cast<S*>(a.grad_input) + at) = c;
+  }
+};
+
+// The gather (max_unpool's backward): each pooled element (or V channels of one) reads
+// the unpooled a.input at its index, into a.output. An index outside the plane is
+// reported and reads nothing (the element is 0).
+template <class S, class Idx, bool CL, int V>
+struct GatherBody {
+  using Index = Idx;
+  KernelArgs a;
+  Shape<Idx> sh;
+
+  TP_INLINE void operator()(Idx item) const {
+    const DimI<Idx>&D = sh.dim[0], &H = sh.dim[1], &W = sh.dim[2];
+    const Place<Idx> q = place_of<Idx, CL, V>(sh, item, D.by_out, H.by_out, W.by_out);
+    const Idx at = offset_in<Idx, CL>(sh, q, sh.out_plane, (q.t * H.out + q.h) * W.out + q.w);
+    const S* src = static_cast<const S*>(a.input);
+    Chunk<S, V> c;
+    TP_UNROLL
+    for (int l = 0; l < V; ++l) {
+      const int64_t i = a.grad_indices[at + l];
+      if (uint64_t(i) < uint64_t(sh.in_plane)) {
+        c.v[l] = src[offset_in<Idx, CL>(sh, q, sh.in_plane, Idx(i)) + l];
+      } else {
+        report_bad_index(a.bad_index, 1, i);
+        c.v[l] = S{};
+      }
+    }
+    *reinterpret_cast<Chunk<S, V>*>(static_cast<S*>(a.output) + at) = c;
   }
 };
 
