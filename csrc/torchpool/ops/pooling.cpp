@@ -100,6 +100,14 @@ void check_sizes(const at::Tensor& t, const std::vector<int64_t>& sizes, const c
               ", but got ", t.sym_sizes());
 }
 
+void PoolCall::check_grad_output(const at::Tensor& grad_output, const at::Tensor& input,
+                                 const char* op) const {
+  check_sizes(grad_output, sizes(true), op, "grad_output");
+  TORCH_CHECK(grad_output.scalar_type() == input.scalar_type(), op,
+              ": grad_output must have the input's dtype ", input.scalar_type(), ", but got ",
+              grad_output.scalar_type());
+}
+
 void check_indices(const at::Tensor& indices, const at::Tensor& values, const char* op) {
   TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": indices must be int64, but got ",
               indices.scalar_type());

@@ -65,6 +65,8 @@ struct PoolCall {
   // Sizes and empty tensors of the pooled (`out`) or unpooled side.
   std::vector<int64_t> sizes(bool out) const { return pooled_sizes(g, out, batched); }
   at::Tensor empty(bool out, const at::TensorOptions& opts) const { return empty_pooled(g, out, batched, opts, l); }
+  // A backward's grad_output: the pooled sizes and the input's dtype.
+  void check_grad_output(const at::Tensor& grad_output, const at::Tensor& input, const char* op) const;
   // A tensor of either side as the kernels read it.
   at::Tensor prepared(const at::Tensor& t) const { return kernel_input(t, batched, l); }
 };

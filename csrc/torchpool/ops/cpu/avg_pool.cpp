@@ -43,10 +43,7 @@ Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, In
   const char* op = kBackwardOp[ND];
   const PoolCall c(self, avg_pool_args(op, ND, k, s, p, ceil_mode));
   const AvgPoolParams prm = params(op, count_include_pad, divisor_override);
-  check_sizes(grad_output, c.sizes(true), op, "grad_output");
-  TORCH_CHECK(grad_output.scalar_type() == self.scalar_type(), op,
-              ": grad_output must have the input's dtype ", self.scalar_type(), ", but got ",
-              grad_output.scalar_type());
+  c.check_grad_output(grad_output, self, op);
   const Tensor go = c.prepared(grad_output);
   Tensor gi = c.empty(false, grad_output.options());
   KernelArgs a = kernel_args(c.g, self.scalar_type(), c.l);

@@ -49,11 +49,8 @@ Tensor backward(const Tensor& grad_output, const Tensor& self, const Tensor& ind
                 IntArrayRef s, IntArrayRef p, IntArrayRef d, bool ceil_mode) {
   const char* op = kBackwardOp[ND];
   const PoolCall c(self, pool_args(op, ND, k, s, p, d, ceil_mode));
-  check_sizes(grad_output, c.sizes(true), op, "grad_output");
+  c.check_grad_output(grad_output, self, op);
   check_sizes(indices, c.sizes(true), op, "indices");
-  TORCH_CHECK(grad_output.scalar_type() == self.scalar_type(), op,
-              ": grad_output must have the input's dtype ", self.scalar_type(), ", but got ",
-              grad_output.scalar_type());
   TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": indices must be int64, but got ",
               indices.scalar_type());
   const Tensor go = c.prepared(grad_output), ix = c.prepared(indices);

@@ -47,10 +47,7 @@ Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, In
   const PoolCall c(self, avg_pool_args(op, ND, k, s, p, ceil_mode));
   KernelArgs a;
   a.set_params(params(op, count_include_pad, divisor_override));
-  check_sizes(grad_output, c.sizes(true), op, "grad_output");
-  TORCH_CHECK(grad_output.scalar_type() == self.scalar_type(), op,
-              ": grad_output must have the input's dtype ", self.scalar_type(), ", but got ",
-              grad_output.scalar_type());
+  c.check_grad_output(grad_output, self, op);
   check_device(grad_output, self, op, "grad_output");
   const c10::cuda::CUDAGuard guard(self.device());
   const Tensor go = c.prepared(grad_output);

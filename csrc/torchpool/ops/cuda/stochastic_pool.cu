@@ -59,10 +59,7 @@ Tensor eval_backward(const Tensor& grad_output, const Tensor& self, IntArrayRef 
                      IntArrayRef p, IntArrayRef d, bool ceil_mode) {
   const char* op = kEvalBackwardOp[ND];
   const PoolCall c(self, pool_args(op, ND, k, s, p, d, ceil_mode));
-  check_sizes(grad_output, c.sizes(true), op, "grad_output");
-  TORCH_CHECK(grad_output.scalar_type() == self.scalar_type(), op,
-              ": grad_output must have the input's dtype ", self.scalar_type(), ", but got ",
-              grad_output.scalar_type());
+  c.check_grad_output(grad_output, self, op);
   check_device(grad_output, self, op, "grad_output");
   const c10::cuda::CUDAGuard guard(self.device());
   const Tensor go = c.prepared(grad_output), x = c.prepared(self);
