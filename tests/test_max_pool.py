@@ -139,13 +139,20 @@ def test_backward_is_deterministic_across_thread_counts():
 
 def test_backward_rejects_bad_indices():
     x = torch.randn(1, 2, 4, 4)
-    g = torch.ones(1, 2, 2, 2)
+    g = torch.randn(1, 2, 2, 2)
     bad = torch.full((1, 2, 2, 2), 16, dtype=torch.long)
-    with pytest.raises(RuntimeError, match="index 16 is out of range"):
-        torch.ops.torchpool.max_pool2d_backward(g, x, bad, [2, 2], [2, 2], [0, 0], [1, 1], False)
-    inside = torch.tensor([0, 2, 8, 10]).repeat(2).reshape(1, 2, 2, 2)
-    inside[0, 1, 0, 1] = 9  # in the plane, outside the rows of its window
-    with pytest.raises(RuntimeError, match="index 9 lies outside the window"):
-        torch.ops.torchpool.max_pool2d_backward(g, x, inside, [2, 2], [2, 2], [0, 0], [1, 1], False)
+    bwd = torch.ops.torchpool.max_pool2d_backward
+    for cl in (False, True):  # channels-last with disjoint windows first tries a gather
+        lay = (lambda t: t.contiguous(memory_format=torch.channels_last)) if cl else (lambda t: t)
+        with pytest.raises(RuntimeError, match="index 16 is out of range"):
+            bwd(lay(g), lay(x), lay(bad), [2, 2], [2, 2], [0, 0], [1, 1], False)
+        inside = torch.tensor([0, 2, 8, 10]).repeat(2).reshape(1, 2, 2, 2)
+        inside[0, 1, 0, 1] = 9  # in the plane, outside the rows of its window
+        with pytest.raises(RuntimeError, match="index 9 lies outside the window"):
+            bwd(lay(g), lay(x), lay(inside), [2, 2], [2, 2], [0, 0], [1, 1], False)
+        inside[0, 1, 0, 1] = 1  # in its window's rows, in its neighbour's columns: routed
+        got = bwd(lay(g), lay(x), lay(inside), [2, 2], [2, 2], [0, 0], [1, 1], False)
+        ref = torch.ops.aten.max_pool2d_with_indices_backward(g, x, [2, 2], [2, 2], [0, 0], [1, 1], False, inside)
+        assert torch.equal(got, ref)
     with pytest.raises(RuntimeError, match="indices must have size"):
         torch.ops.torchpool.max_pool2d_backward(g, x, bad[..., :1], [2, 2], [2, 2], [0, 0], [1, 1], False)

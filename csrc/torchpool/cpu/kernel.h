@@ -37,6 +37,7 @@ struct KernelArgs {
   int64_t bands = 1;              // backward: bands of input rows per plane (or batch element)
   bool disjoint_windows = false;  // routing: no two windows share an element
   int64_t* bad_index = nullptr;   // routing: {kind, index} of an index it cannot route
+  int64_t* matched = nullptr;     // routing by owners: sources whose index lies in their window
   void* scratch = nullptr;        // per call of a backward kernel: scratch_bytes()
 };
 

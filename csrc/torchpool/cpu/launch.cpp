@@ -108,6 +108,19 @@ void run_route(KernelFn windowed, KernelFn any, KernelArgs a, bool add, const ch
   check_routed(bad, g, op);
 }
 
+bool run_owned(KernelFn fn, KernelArgs a) {
+  const Geometry& g = a.g;
+  if (!fn) return false;  // no kernel for this layout
+  for (const Dim& d : g.dim)
+    if ((d.k - 1) * d.d + 1 > d.s) return false;
+  if (g.planes() == 0) return true;
+  a.bands = cache_bands(a);
+  int64_t matched = 0;
+  a.matched = &matched;
+  run_bands(fn, a, std::max<int64_t>(1, g.in_plane() * group_lanes(a) / a.bands), 0, nullptr);
+  return matched == g.planes() * g.out_plane();
+}
+
 void run_gather(KernelFn fn, const KernelArgs& a, const char* op) {
   const int64_t items = forward_items(a);
   if (items == 0) return;

@@ -47,6 +47,12 @@ constexpr KernelSet route_window_kernels() {
 // The routing core for a pooling backward: each index lies in its output's window.
 constexpr KernelSet route_backward_kernels() { return route_window_kernels<true>(); }
 
+// The routing core where windows are disjoint (route_owned): channels-last only.
+constexpr KernelSet route_owned_kernels() {
+  return KernelSet{{{nullptr, nullptr, nullptr, nullptr},
+                    {&route_owned<float>, &route_owned<double>, &route_owned<half>, &route_owned<bf16>}}};
+}
+
 // The routing core's gather (the scatter's adjoint): both layouts.
 constexpr KernelSet gather_kernels() {
   return KernelSet{{{&route_gather<float>, &route_gather<double>, &route_gather<half>, &route_gather<bf16>},

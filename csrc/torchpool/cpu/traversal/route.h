@@ -17,6 +17,7 @@
 
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "torchpool/cpu/traversal/contiguous.h"
 
@@ -58,7 +59,14 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
       if constexpr (!Add) {
         d = v;
       } else if constexpr (std::is_same<A, S>::value && sizeof(S) == 2) {
-        narrow(&d, widen(d) + widen(v));
+        // Into a zero (disjoint windows: nearly always) the sum is v itself, unless v
+        // is -0 or NaN, which the float add changes: then skip the conversions.
+        constexpr uint16_t inf = std::is_same<S, bf16>::value ? 0x7F80 : 0x7C00;
+        if (d.x == 0 && v.x != 0x8000 && (v.x & 0x7FFF) <= inf) {
+          d = v;
+        } else {
+          narrow(&d, widen(d) + widen(v));
+        }
       } else {
         d += widen(v);
       }
@@ -114,6 +122,78 @@ void route_scatter(const KernelArgs& a, int64_t begin, int64_t end) {
   } else {
     route_scatter_into<S, Add, Windowed, T>(a, begin, end);
   }
+}
+
+// Where windows are disjoint, the window holding each position along a dim: owner[x]
+// is the output whose window has x as a tap, or -1 if none does.
+struct Owners {
+  std::vector<int64_t> dim[3];
+  explicit Owners(const Geometry& g) {
+    for (int i = 0; i < 3; ++i) {
+      const Dim& d = g.dim[i];
+      dim[i].assign(size_t(d.in), -1);
+      for (int64_t x = 0; x < d.in; ++x) {
+        const int64_t o = (x + d.p) / d.s, r = x + d.p - o * d.s;
+        if (o < d.out && r % d.d == 0 && r / d.d < d.k) dim[i][size_t(x)] = o;
+      }
+    }
+  }
+};
+
+// Channels-last, the scatter where no two windows share an element, as a gather:
+// each destination pixel takes, channel by channel, the value of the one window
+// holding it where that window's index names it, else 0. Each destination is written
+// once, without a zeroing pass or read-modify-write, in loops along C that vectorize.
+// (Contiguous rows gain nothing: a gather there is one unvectorized visit per
+// destination against the scatter's one per source.) A destination receives at most
+// one value, so sums need no order. Work items as route_scatter_into's. Adds to
+// a.matched the sources whose index named a position of their window: if that falls
+// short of all sources, some index lies elsewhere and the caller scatters instead.
+template <class S>
+void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
+  using U = std::conditional_t<sizeof(S) == 2, uint16_t, std::conditional_t<sizeof(S) == 4, uint32_t, uint64_t>>;
+  static_assert(sizeof(U) == sizeof(S), "values move as bits");
+  const Geometry& g = a.g;
+  const U* src = static_cast<const U*>(a.grad_output);
+  const int64_t* idx = a.grad_indices;
+  U* dst = static_cast<U*>(a.grad_input);
+  const int64_t C = g.channels, H = g.dim[1].in, W = g.dim[2].in;
+  const int64_t Ho = g.dim[1].out, Wo = g.dim[2].out, sp_src = g.out_plane(), sp_dst = g.in_plane();
+  const Owners own(g);
+  int64_t matched = 0;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t n = item / a.bands;
+    int64_t r0, r1;
+    band_rows(a, item % a.bands, r0, r1);
+    for (int64_t r = r0; r < r1; ++r) {
+      U* d = dst + (n * sp_dst + r * W) * C;
+      const int64_t od = own.dim[0][size_t(r / H)], oh = own.dim[1][size_t(r % H)];
+      if (od < 0 || oh < 0) {
+        std::memset(static_cast<void*>(d), 0, sizeof(U) * W * C);
+        continue;
+      }
+      const int64_t srow = (n * sp_src + (od * Ho + oh) * Wo) * C;
+      int64_t m = 0;
+      for (int64_t x = 0; x < W; ++x) {
+        U* dp = d + x * C;
+        const int64_t ow = own.dim[2][size_t(x)];
+        if (ow < 0) {
+          std::memset(static_cast<void*>(dp), 0, sizeof(U) * C);
+          continue;
+        }
+        const U* vp = src + srow + ow * C;
+        const int64_t* ip = idx + srow + ow * C;
+        const int64_t pos = r * W + x;
+        for (int64_t c = 0; c < C; ++c) {
+          const bool hit = ip[c] == pos;
+          dp[c] = hit ? vp[c] : U(0);
+          m += hit;
+        }
+      }
+      matched += m;
+    }
+  }
+  __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
 }
 
 // The scatter's adjoint: out[o] = src[plane, idx[o]], from the unpooled side (a.input)

@@ -60,7 +60,9 @@ Tensor backward(const Tensor& grad_output, const Tensor& self, const Tensor& ind
   a.grad_indices = ix.const_data_ptr<int64_t>();
   a.grad_input = gi.data_ptr();
   a.input = nullptr;  // routing by the indices reads no input
-  run_backward(max_pool_kernels().backward.get(a.layout, a.dtype), a, op);
+  const MaxPoolKernels& t = max_pool_kernels();
+  if (!run_owned(t.backward_owned.get(a.layout, a.dtype), a))
+    run_backward(t.backward.get(a.layout, a.dtype), a, op);
   return gi;
 }
 

@@ -38,7 +38,7 @@ Tensor route(const Tensor& self, const Tensor& indices, const Geometry& g, int n
   const UnpoolKernels& t = unpool_kernels();
   if (add) {
     run_route(nullptr, t.add_any.get(a.layout, a.dtype), a, true, op);
-  } else {
+  } else if (!run_owned(t.owned.get(a.layout, a.dtype), a)) {
     run_route(t.route.get(a.layout, a.dtype), t.route_any.get(a.layout, a.dtype), a, false, op);
   }
   return out;

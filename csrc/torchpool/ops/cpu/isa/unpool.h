@@ -10,6 +10,7 @@ namespace torchpool {
 namespace cpu {
 
 struct UnpoolKernels {
+  KernelSet owned;      // each value to its index: disjoint windows, indices in their windows
   KernelSet route;      // each value to its index, the latest wins: indices in their windows' rows
   KernelSet route_any;  // the same for indices anywhere in the plane
   KernelSet add_any;    // values that share an index summed; indices anywhere
