@@ -417,34 +417,52 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // (last first), across its packs: each element still receives its contributions
       // in scan order, the inner loop is a plain strided add, and no read-modify-write
       // meets a partly overlapping one just before it (which would stall on store
-      // forwarding). Packs never overlap (they would add twice).
+      // forwarding). Packs overlap only masked (they would add twice).
       using Win = RowWindow<PW, S, SK>;
       using State = decltype(rw.prep(std::declval<const Win&>(), typename PW::F{}));
       constexpr int kBlock = 8;
+      // The interior's last outputs, fewer than a pack: one more pack ending at hi,
+      // overlapping the previous one, its lanes already taken masked to add +0, which
+      // changes no sum (a sum started at +0 is never -0).
+      using Mask = decltype(PW::gt(typename PW::F{}, typename PW::F{}));
+      alignas(64) static constexpr T kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+      static_assert(PW::N <= 16, "lane numbers for the tail mask");
+      const bool tail_pack = hi - lo >= PW::N;
       int64_t ow = 0;
       for (; ow < lo; ++ow) one(ow);
-      while (ow + PW::N <= hi) {
+      while (ow + PW::N <= hi || (tail_pack && ow < hi)) {
         State sts[kBlock];
         int64_t first_col[kBlock];  // input column of each pack's lane 0, tap 0
-        int nb = 0;
-        for (; nb < kBlock && ow + PW::N <= hi; ++nb, ow += PW::N) {
-          const Win w = row_window<PW, S, SK>(g, tt, ip, rt, row, ow, true);
+        int nb = 0, tail = -1;
+        Mask tail_mask{};
+        const int64_t block_ow = ow;
+        for (; nb < kBlock && ow < hi && (ow + PW::N <= hi || tail_pack); ++nb) {
+          int64_t at = ow;
+          if (ow + PW::N > hi) {
+            at = hi - PW::N;
+            tail = nb;
+            tail_mask = PW::gt(PW::load(kIota), PW::set1(T(ow - at) - T(0.5)));
+          }
+          const Win w = row_window<PW, S, SK>(g, tt, ip, rt, row, at, true);
           sts[nb] = rw.prep(w, w.load_out(gout));
-          first_col[nb] = W.start(ow);
+          first_col[nb] = W.start(at);
+          ow = at + PW::N;
         }
-        const Win w0 = row_window<PW, S, SK>(g, tt, ip, rt, row, ow - nb * PW::N, true);
-        for (int64_t i = 0; i < rt.td.count; ++i)
-          for (int64_t k = 0; k < rt.th.count; ++k) {
-            const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
-            if (r < r0 || r >= r1) continue;
-            T* arow = acc + (r - r0) * W.in;
-            const S* xrow = ip ? ip + r * W.in : nullptr;
-            for (int64_t j = W.k - 1; j >= 0; --j)
+        const Win w0 = row_window<PW, S, SK>(g, tt, ip, rt, row, block_ow, true);
+        for (int64_t j = W.k - 1; j >= 0; --j)
+          for (int64_t i = 0; i < rt.td.count; ++i)
+            for (int64_t k = 0; k < rt.th.count; ++k) {
+              const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
+              if (r < r0 || r >= r1) continue;
+              T* arow = acc + (r - r0) * W.in;
+              const S* xrow = ip ? ip + r * W.in : nullptr;
               for (int b = 0; b < nb; ++b) {
                 const int64_t c = first_col[b] + j * W.d;
                 typename PW::F x{};
                 if constexpr (need_x) x = w0.load(xrow + c);
-                w0.accumulate(arow + c, rw.contrib(sts[b], x, PW::iadd(w0.lane_s, r * W.in + c)));
+                auto v = rw.contrib(sts[b], x, PW::iadd(w0.lane_s, r * W.in + c));
+                if (b == tail) v = PW::select(tail_mask, v, PW::set1(T(0)));
+                w0.accumulate(arow + c, v);
               }
           }
       }
