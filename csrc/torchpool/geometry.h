@@ -77,6 +77,12 @@ struct Geometry {
   TP_INLINE int64_t planes() const { return batch * channels; }
   TP_INLINE int64_t in_plane() const { return dim[0].in * dim[1].in * dim[2].in; }
   TP_INLINE int64_t out_plane() const { return dim[0].out * dim[1].out * dim[2].out; }
+  // No two windows share an element: each window's span fits within its stride.
+  TP_INLINE bool disjoint_windows() const {
+    for (const Dim& d : dim)
+      if ((d.k - 1) * d.d + 1 > d.s) return false;
+    return true;
+  }
 };
 
 // A borrowed list of ints (an IntArrayRef without torch).

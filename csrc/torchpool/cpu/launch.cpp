@@ -80,8 +80,7 @@ void run_backward(KernelFn fn, KernelArgs a, const char* op) {
   const Geometry& g = a.g;
   if (g.planes() == 0) return;
   a.bands = cache_bands(a);
-  a.disjoint_windows = true;
-  for (const Dim& d : g.dim) a.disjoint_windows = a.disjoint_windows && (d.k - 1) * d.d + 1 <= d.s;
+  a.disjoint_windows = g.disjoint_windows();
   int64_t bad[2] = {0, 0};  // set by a kernel that met an index it cannot route
   run_bands(fn, a, std::max<int64_t>(1, g.out_plane() * group_lanes(a) * window_size(g) / a.bands),
             scratch_bytes(a), bad);
@@ -110,9 +109,7 @@ void run_route(KernelFn windowed, KernelFn any, KernelArgs a, bool add, const ch
 
 bool run_owned(KernelFn fn, KernelArgs a) {
   const Geometry& g = a.g;
-  if (!fn) return false;  // no kernel for this layout
-  for (const Dim& d : g.dim)
-    if ((d.k - 1) * d.d + 1 > d.s) return false;
+  if (!fn || !g.disjoint_windows()) return false;  // no kernel for this layout, or windows overlap
   if (g.planes() == 0) return true;
   a.bands = cache_bands(a);
   int64_t matched = 0;
