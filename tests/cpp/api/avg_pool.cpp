@@ -3,10 +3,7 @@
 // gradients through torch::autograd, the Python defaults, and errors that name the
 // argument.
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/csrc/autograd/autograd.h>
 #include <torchpool/torchpool.h>
-
-#include <sstream>
 
 #include "common.h"
 
@@ -15,36 +12,7 @@ using namespace torchpool_test;
 
 namespace {
 
-struct Args {
-  std::vector<int64_t> k, s, p;
-  bool ceil, count_include_pad;
-  std::optional<int64_t> divisor;
-};
-
-std::string describe(int nd, const std::vector<int64_t>& shape, at::ScalarType t, Layout l,
-                     at::Device dev, const Args& a) {
-  std::ostringstream os;
-  os << "avg_pool" << nd << "d" << at::IntArrayRef(shape) << " " << t << " " << name(l) << " "
-     << dev << " kernel_size " << at::IntArrayRef(a.k) << " stride " << at::IntArrayRef(a.s)
-     << " padding " << at::IntArrayRef(a.p) << " ceil_mode " << a.ceil << " count_include_pad "
-     << a.count_include_pad << " divisor_override " << (a.divisor ? *a.divisor : 0);
-  return os.str();
-}
-
-std::vector<Args> configs(int nd) {
-  std::vector<std::vector<int64_t>> kernels{{1}, {2}, {3}, {4}}, strides{{}, {1}, {2}, {3}};
-  if (nd == 2) kernels = {{1}, {2}, {3}, {3, 2}}, strides = {{}, {1}, {2}, {2, 3}};
-  if (nd == 3) kernels = {{1}, {2}, {2, 3, 1}}, strides = {{}, {1}, {2, 1, 3}};
-  std::vector<Args> v;
-  for (const auto& k : kernels)
-    for (const auto& s : strides)
-      for (int64_t p : {0, 1})
-        for (bool ceil : {false, true})
-          for (bool cip : {true, false})
-            for (std::optional<int64_t> div : {std::optional<int64_t>(), std::optional<int64_t>(3)})
-              v.push_back({k, s, {p}, ceil, cip, div});
-  return v;
-}
+using Args = AvgArgs;
 
 Tensor ours(int nd, const Tensor& x, const Args& a) {
   if (nd == 1) return torchpool::avg_pool1d(x, a.k, a.s, a.p, a.ceil, a.count_include_pad, a.divisor);
@@ -71,10 +39,6 @@ Tensor aten(int nd, const Tensor& x, const Args& a) {
   return at::avg_pool3d(x, a.k, a.s, a.p, a.ceil, a.count_include_pad, a.divisor);
 }
 
-Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& g) {
-  return torch::autograd::grad({y}, {x}, {g})[0];
-}
-
 }  // namespace
 
 TEST_CASE("avg_pool: values and gradients match ATen's", "[avg_pool]") {
@@ -89,8 +53,8 @@ TEST_CASE("avg_pool: values and gradients match ATen's", "[avg_pool]") {
           for (const auto& shape : shapes(nd)) {
             const Tensor x = make_input(shape, dtype, layout, gen);
             const Tensor xd = x.to(dev);
-            for (const Args& a : configs(nd)) {
-              const std::string what = describe(nd, shape, dtype, layout, dev, a);
+            for (const Args& a : avg_configs(full_grid(nd))) {
+              const std::string what = describe(op_name("avg_pool", nd), shape, dtype, layout, dev, a);
               INFO(what);
               // Reduced dtypes: ATen computes in float and rounds (and has no CPU half
               // avg_pool3d), so the reference is float32 rounded to the dtype.
@@ -152,11 +116,7 @@ TEST_CASE("avg_pool: the defaults are Python's", "[avg_pool]") {
 }
 
 TEST_CASE("avg_pool: the ops are registered when the library loads", "[avg_pool]") {
-  for (const char* op : {"avg_pool1d", "avg_pool2d", "avg_pool3d"})
-    for (const std::string suffix : {"", "_backward"}) {
-      INFO(op + suffix);
-      CHECK(registered(op + suffix));
-    }
+  check_registered("avg_pool", {"", "_backward"});
 }
 
 TEST_CASE("avg_pool: bad input raises an error that names the argument", "[avg_pool]") {

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <c10/util/accumulate.h>
 
 #include <algorithm>
@@ -140,6 +141,84 @@ std::string not_sum_close(const at::Tensor& ours, const at::Tensor& ref, const a
 
 bool registered(const std::string& name) {
   return c10::Dispatcher::singleton().findSchema({"torchpool::" + name, ""}).has_value();
+}
+
+std::string op_name(const std::string& family, int nd) { return family + std::to_string(nd) + "d"; }
+
+void check_registered(const std::string& family, const std::vector<std::string>& suffixes) {
+  for (int nd : {1, 2, 3})
+    for (const std::string& suffix : suffixes) {
+      INFO(op_name(family, nd) + suffix);
+      CHECK(registered(op_name(family, nd) + suffix));
+    }
+}
+
+namespace {
+std::ostream& head(std::ostream& os, const std::string& op, at::IntArrayRef shape, at::ScalarType t,
+                   Layout l, at::Device dev, at::IntArrayRef k, at::IntArrayRef s, at::IntArrayRef p) {
+  return os << op << shape << " " << t << " " << name(l) << " " << dev << " kernel_size " << k
+            << " stride " << s << " padding " << p;
+}
+}  // namespace
+
+std::string describe(const std::string& op, at::IntArrayRef shape, at::ScalarType t, Layout l,
+                     at::Device dev, const WindowArgs& a) {
+  std::ostringstream os;
+  head(os, op, shape, t, l, dev, a.k, a.s, a.p) << " dilation " << at::IntArrayRef(a.d) << " ceil_mode "
+                                                << a.ceil;
+  return os.str();
+}
+
+std::string describe(const std::string& op, at::IntArrayRef shape, at::ScalarType t, Layout l,
+                     at::Device dev, const AvgArgs& a) {
+  std::ostringstream os;
+  head(os, op, shape, t, l, dev, a.k, a.s, a.p) << " ceil_mode " << a.ceil << " count_include_pad "
+                                                << a.count_include_pad << " divisor_override "
+                                                << (a.divisor ? *a.divisor : 0);
+  return os.str();
+}
+
+Grid full_grid(int nd) {
+  if (nd == 1) return {{{1}, {2}, {3}, {4}}, {{}, {1}, {2}, {3}}};
+  if (nd == 2) return {{{1}, {2}, {3}, {3, 2}}, {{}, {1}, {2}, {2, 3}}};
+  return {{{1}, {2}, {2, 3, 1}}, {{}, {1}, {2, 1, 3}}};
+}
+
+Grid small_grid(int nd) {
+  if (nd == 1) return {{{2}, {3}}, {{}, {1}, {2}}};
+  if (nd == 2) return {{{2}, {3, 2}}, {{}, {1}, {2, 3}}};
+  return {{{2}, {2, 3, 1}}, {{}, {2, 1, 3}}};
+}
+
+std::vector<WindowArgs> window_configs(const Grid& g) {
+  std::vector<WindowArgs> v;
+  for (const auto& k : g.kernels)
+    for (const auto& s : g.strides)
+      for (int64_t p : {0, 1})
+        for (int64_t d : {1, 2})
+          for (bool ceil : {false, true}) v.push_back({k, s, {p}, {d}, ceil});
+  return v;
+}
+
+std::vector<AvgArgs> avg_configs(const Grid& g, bool flags) {
+  std::vector<AvgArgs> v;
+  for (const auto& k : g.kernels)
+    for (const auto& s : g.strides)
+      for (int64_t p : {0, 1}) {
+        if (!flags) {
+          v.push_back({k, s, {p}});
+          continue;
+        }
+        for (bool ceil : {false, true})
+          for (bool cip : {true, false})
+            for (std::optional<int64_t> div : {std::optional<int64_t>(), std::optional<int64_t>(3)})
+              v.push_back({k, s, {p}, ceil, cip, div});
+      }
+  return v;
+}
+
+at::Tensor grad_of(const at::Tensor& y, const at::Tensor& x, const at::Tensor& g) {
+  return torch::autograd::grad({y}, {x}, {g})[0];
 }
 
 Windows windows(const at::Tensor& x, int nd, at::IntArrayRef kernel_size, at::IntArrayRef stride,

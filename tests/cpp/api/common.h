@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,44 @@ std::string not_sum_close(const at::Tensor& ours, const at::Tensor& ref, const a
 
 // Whether the dispatcher knows the op torchpool::<name> (the library registered it).
 bool registered(const std::string& name);
+// "<family><nd>d", e.g. op_name("max_pool", 2) is "max_pool2d".
+std::string op_name(const std::string& family, int nd);
+// CHECKs that <family>1d..3d with each suffix are registered.
+void check_registered(const std::string& family, const std::vector<std::string>& suffixes);
+
+// The arguments of a pooling with dilation (max, soft, stochastic), and of average pooling
+// and unpooling: one value for every dim or one per dim; stride {} is kernel_size.
+struct WindowArgs {
+  std::vector<int64_t> k, s, p, d;
+  bool ceil;
+};
+struct AvgArgs {
+  std::vector<int64_t> k, s, p;
+  bool ceil = false, count_include_pad = true;
+  std::optional<int64_t> divisor;
+};
+// The case, for messages: "<op>[shape] dtype layout device" and the arguments.
+std::string describe(const std::string& op, at::IntArrayRef shape, at::ScalarType t, Layout l,
+                     at::Device dev, const WindowArgs& a);
+std::string describe(const std::string& op, at::IntArrayRef shape, at::ScalarType t, Layout l,
+                     at::Device dev, const AvgArgs& a);
+
+// The kernels and strides of a test grid.
+struct Grid {
+  std::vector<std::vector<int64_t>> kernels, strides;
+};
+// max and avg pooling's grid: kernels of 1 to 4, strides below, at and above them.
+Grid full_grid(int nd);
+// A smaller one, for the families whose float64 reference gathers every window.
+Grid small_grid(int nd);
+// Each kernel and stride of g with padding 0 and 1, dilation 1 and 2, ceil_mode off and on.
+std::vector<WindowArgs> window_configs(const Grid& g);
+// Each kernel and stride of g with padding 0 and 1; with `flags`, also ceil_mode off and
+// on, count_include_pad on and off, divisor_override none and 3 (else their defaults).
+std::vector<AvgArgs> avg_configs(const Grid& g, bool flags = true);
+
+// The gradient of y with respect to x for grad_output g, through torch::autograd.
+at::Tensor grad_of(const at::Tensor& y, const at::Tensor& x, const at::Tensor& g);
 
 // Whether `out` is dense in the memory format of the (4-d or 5-d) input `x`.
 bool same_format(const at::Tensor& out, const at::Tensor& x);

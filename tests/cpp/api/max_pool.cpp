@@ -2,10 +2,7 @@
 // indices exactly, memory formats, gradients through torch::autograd, the Python
 // defaults, and errors that name the argument.
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/csrc/autograd/autograd.h>
 #include <torchpool/torchpool.h>
-
-#include <sstream>
 
 #include "common.h"
 
@@ -14,34 +11,7 @@ using namespace torchpool_test;
 
 namespace {
 
-struct Args {
-  std::vector<int64_t> k, s, p, d;
-  bool ceil;
-};
-
-std::string describe(int nd, const std::vector<int64_t>& shape, at::ScalarType t, Layout l,
-                     at::Device dev, const Args& a) {
-  std::ostringstream os;
-  os << "max_pool" << nd << "d" << at::IntArrayRef(shape) << " " << t << " " << name(l) << " "
-     << dev << " kernel_size " << at::IntArrayRef(a.k) << " stride " << at::IntArrayRef(a.s)
-     << " padding " << at::IntArrayRef(a.p) << " dilation " << at::IntArrayRef(a.d)
-     << " ceil_mode " << a.ceil;
-  return os.str();
-}
-
-// The grid of arguments (stride {} is kernel_size; a single int applies to every dim).
-std::vector<Args> configs(int nd) {
-  std::vector<std::vector<int64_t>> kernels{{1}, {2}, {3}, {4}}, strides{{}, {1}, {2}, {3}};
-  if (nd == 2) kernels = {{1}, {2}, {3}, {3, 2}}, strides = {{}, {1}, {2}, {2, 3}};
-  if (nd == 3) kernels = {{1}, {2}, {2, 3, 1}}, strides = {{}, {1}, {2, 1, 3}};
-  std::vector<Args> v;
-  for (const auto& k : kernels)
-    for (const auto& s : strides)
-      for (int64_t p : {0, 1})
-        for (int64_t d : {1, 2})
-          for (bool ceil : {false, true}) v.push_back({k, s, {p}, {d}, ceil});
-  return v;
-}
+using Args = WindowArgs;
 
 std::tuple<Tensor, Tensor> ours_with_indices(int nd, const Tensor& x, const Args& a) {
   if (nd == 1) return torchpool::max_pool1d_with_indices(x, a.k, a.s, a.p, a.d, a.ceil);
@@ -69,10 +39,6 @@ Tensor aten(int nd, const Tensor& x, const Args& a) {
   return at::max_pool3d(x, a.k, a.s, a.p, a.d, a.ceil);
 }
 
-Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& g) {
-  return torch::autograd::grad({y}, {x}, {g})[0];
-}
-
 }  // namespace
 
 TEST_CASE("max_pool: values, indices and gradients match ATen's", "[max_pool]") {
@@ -86,8 +52,8 @@ TEST_CASE("max_pool: values, indices and gradients match ATen's", "[max_pool]") 
           for (const auto& shape : shapes(nd)) {
             const Tensor x = make_input(shape, dtype, layout, gen);
             const Tensor xd = x.to(dev);
-            for (const Args& a : configs(nd)) {
-              const std::string what = describe(nd, shape, dtype, layout, dev, a);
+            for (const Args& a : window_configs(full_grid(nd))) {
+              const std::string what = describe(op_name("max_pool", nd), shape, dtype, layout, dev, a);
               INFO(what);
               // ATen on the contiguous input (its channels-last 3-d path misreports the
               // index of a window whose max is -inf); reduced dtypes through float32,
@@ -159,11 +125,7 @@ TEST_CASE("max_pool: the defaults are Python's", "[max_pool]") {
 }
 
 TEST_CASE("max_pool: the ops are registered when the library loads", "[max_pool]") {
-  for (const char* op : {"max_pool1d", "max_pool2d", "max_pool3d"})
-    for (const std::string suffix : {"", "_with_indices", "_backward"}) {
-      INFO(op + suffix);
-      CHECK(registered(op + suffix));
-    }
+  check_registered("max_pool", {"", "_with_indices", "_backward"});
 }
 
 TEST_CASE("max_pool: bad input raises an error that names the argument", "[max_pool]") {

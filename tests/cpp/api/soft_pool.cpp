@@ -7,7 +7,6 @@
 #include <torchpool/torchpool.h>
 
 #include <cmath>
-#include <sstream>
 #include <utility>
 
 #include "common.h"
@@ -17,33 +16,7 @@ using namespace torchpool_test;
 
 namespace {
 
-struct Args {
-  std::vector<int64_t> k, s, p, d;
-  bool ceil;
-};
-
-std::string describe(int nd, at::IntArrayRef shape, at::ScalarType t, Layout l, at::Device dev,
-                     const Args& a) {
-  std::ostringstream os;
-  os << "soft_pool" << nd << "d" << shape << " " << t << " " << name(l) << " " << dev
-     << " kernel_size " << at::IntArrayRef(a.k) << " stride " << at::IntArrayRef(a.s) << " padding "
-     << at::IntArrayRef(a.p) << " dilation " << at::IntArrayRef(a.d) << " ceil_mode " << a.ceil;
-  return os.str();
-}
-
-// A smaller grid than max_pool's: the reference gathers every window.
-std::vector<Args> configs(int nd) {
-  std::vector<std::vector<int64_t>> kernels{{2}, {3}}, strides{{}, {1}, {2}};
-  if (nd == 2) kernels = {{2}, {3, 2}}, strides = {{}, {1}, {2, 3}};
-  if (nd == 3) kernels = {{2}, {2, 3, 1}}, strides = {{}, {2, 1, 3}};
-  std::vector<Args> v;
-  for (const auto& k : kernels)
-    for (const auto& s : strides)
-      for (int64_t p : {0, 1})
-        for (int64_t d : {1, 2})
-          for (bool ceil : {false, true}) v.push_back({k, s, {p}, {d}, ceil});
-  return v;
-}
+using Args = WindowArgs;
 
 Tensor ours(int nd, const Tensor& x, const Args& a) {
   if (nd == 1) return torchpool::soft_pool1d(x, a.k, a.s, a.p, a.d, a.ceil);
@@ -66,10 +39,6 @@ bool aten_rejects(int nd, const Tensor& x, const Args& a) {
     return true;
   }
   return false;
-}
-
-Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& g) {
-  return torch::autograd::grad({y}, {x}, {g})[0];
 }
 
 // Design §2 in float64: w = softmax over the window's elements inside the input; a window
@@ -123,8 +92,8 @@ TEST_CASE("soft_pool: values and gradients match a float64 reference", "[soft_po
           for (const auto& shape : shapes(nd)) {
             const Tensor x = make_input(shape, dtype, layout, gen);
             const Tensor xd = x.to(dev);
-            for (const Args& a : configs(nd)) {
-              const std::string what = describe(nd, shape, dtype, layout, dev, a);
+            for (const Args& a : window_configs(small_grid(nd))) {
+              const std::string what = describe(op_name("soft_pool", nd), shape, dtype, layout, dev, a);
               INFO(what);
               if (aten_rejects(nd, x, a)) {
                 CHECK_THROWS(ours(nd, xd, a));
@@ -168,7 +137,7 @@ TEST_CASE("soft_pool: inputs of +-1e4 give finite, accurate values and gradients
       if (layout == Layout::channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
       for (const Args& a : {Args{{2}, {}, {0}, {1}, false}, Args{{3}, {1}, {1}, {1}, false},
                             Args{{3}, {}, {0}, {2}, false}}) {
-        const std::string what = describe(2, x.sizes(), dtype, layout, at::kCPU, a) + " +-" +
+        const std::string what = describe("soft_pool2d", x.sizes(), dtype, layout, at::kCPU, a) + " +-" +
                                  std::to_string(bound);
         INFO(what);
         const Tensor xg = x.detach().requires_grad_();
@@ -218,11 +187,7 @@ TEST_CASE("soft_pool: the defaults are Python's", "[soft_pool]") {
 }
 
 TEST_CASE("soft_pool: the ops are registered when the library loads", "[soft_pool]") {
-  for (const char* op : {"soft_pool1d", "soft_pool2d", "soft_pool3d"})
-    for (const std::string suffix : {"", "_backward"}) {
-      INFO(op + suffix);
-      CHECK(registered(op + suffix));
-    }
+  check_registered("soft_pool", {"", "_backward"});
 }
 
 TEST_CASE("soft_pool: bad input raises an error that names the argument", "[soft_pool]") {

@@ -10,7 +10,6 @@
 #include <torchpool/torchpool.h>
 
 #include <cmath>
-#include <sstream>
 
 #include "common.h"
 
@@ -19,32 +18,7 @@ using namespace torchpool_test;
 
 namespace {
 
-struct Args {
-  std::vector<int64_t> k, s, p, d;
-  bool ceil;
-};
-
-std::string describe(int nd, at::IntArrayRef shape, at::ScalarType t, Layout l, at::Device dev,
-                     const Args& a) {
-  std::ostringstream os;
-  os << "stochastic_pool" << nd << "d" << shape << " " << t << " " << name(l) << " " << dev
-     << " kernel_size " << at::IntArrayRef(a.k) << " stride " << at::IntArrayRef(a.s) << " padding "
-     << at::IntArrayRef(a.p) << " dilation " << at::IntArrayRef(a.d) << " ceil_mode " << a.ceil;
-  return os.str();
-}
-
-std::vector<Args> configs(int nd) {
-  std::vector<std::vector<int64_t>> kernels{{2}, {3}}, strides{{}, {1}, {2}};
-  if (nd == 2) kernels = {{2}, {3, 2}}, strides = {{}, {1}, {2, 3}};
-  if (nd == 3) kernels = {{2}, {2, 3, 1}}, strides = {{}, {2, 1, 3}};
-  std::vector<Args> v;
-  for (const auto& k : kernels)
-    for (const auto& s : strides)
-      for (int64_t p : {0, 1})
-        for (int64_t d : {1, 2})
-          for (bool ceil : {false, true}) v.push_back({k, s, {p}, {d}, ceil});
-  return v;
-}
+using Args = WindowArgs;
 
 std::tuple<Tensor, Tensor> sample(int nd, const Tensor& x, const Args& a, int64_t seed, int64_t offset) {
   if (nd == 1) return torchpool::stochastic_pool1d(x, a.k, a.s, a.p, a.d, a.ceil, seed, offset);
@@ -69,10 +43,6 @@ std::tuple<Tensor, Tensor> aten_max(int nd, const Tensor& x, const Args& a) {
   if (nd == 1) return at::max_pool1d_with_indices(xf, a.k, a.s, a.p, a.d, a.ceil);
   if (nd == 2) return at::max_pool2d_with_indices(xf, a.k, a.s, a.p, a.d, a.ceil);
   return at::max_pool3d_with_indices(xf, a.k, a.s, a.p, a.d, a.ceil);
-}
-
-Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& g) {
-  return torch::autograd::grad({y}, {x}, {g})[0];
 }
 
 // Each grad_output element added at its index in float64 (the routing of max pooling).
@@ -111,8 +81,8 @@ TEST_CASE("stochastic_pool: picks lie in their window, and the gradient goes to 
           for (const auto& shape : shapes(nd)) {
             const Tensor x = make_input(shape, dtype, layout, gen);
             const Tensor xd = x.to(dev);
-            for (const Args& a : configs(nd)) {
-              const std::string what = describe(nd, shape, dtype, layout, dev, a);
+            for (const Args& a : window_configs(small_grid(nd))) {
+              const std::string what = describe(op_name("stochastic_pool", nd), shape, dtype, layout, dev, a);
               INFO(what);
               const int64_t seed = 1000 + checked, offset = 7 * checked;
               Tensor max_v, max_i;
@@ -228,8 +198,8 @@ TEST_CASE("stochastic_pool: evaluation and its gradient match a float64 referenc
           for (const auto& shape : shapes(nd)) {
             const Tensor x = make_input(shape, dtype, layout, gen);
             const Tensor xd = x.to(dev);
-            for (const Args& a : configs(nd)) {
-              const std::string what = describe(nd, shape, dtype, layout, dev, a) + " eval";
+            for (const Args& a : window_configs(small_grid(nd))) {
+              const std::string what = describe(op_name("stochastic_pool", nd), shape, dtype, layout, dev, a) + " eval";
               INFO(what);
               Tensor max_v, max_i;
               try {
@@ -299,11 +269,7 @@ TEST_CASE("stochastic_pool: the defaults are Python's", "[stochastic_pool]") {
 }
 
 TEST_CASE("stochastic_pool: the ops are registered when the library loads", "[stochastic_pool]") {
-  for (const char* op : {"stochastic_pool1d", "stochastic_pool2d", "stochastic_pool3d"})
-    for (const std::string suffix : {"", "_eval", "_eval_backward"}) {
-      INFO(op + suffix);
-      CHECK(registered(op + suffix));
-    }
+  check_registered("stochastic_pool", {"", "_eval", "_eval_backward"});
 }
 
 TEST_CASE("stochastic_pool: bad input raises an error that names the argument", "[stochastic_pool]") {

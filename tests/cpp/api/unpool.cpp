@@ -5,11 +5,9 @@
 // definition: the adjoint) and its gradient against ATen's average pooling; the Python
 // defaults; errors that name the argument or the index.
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/csrc/autograd/autograd.h>
 #include <torchpool/torchpool.h>
 
 #include <optional>
-#include <sstream>
 
 #include "common.h"
 
@@ -18,41 +16,12 @@ using namespace torchpool_test;
 
 namespace {
 
-struct Args {
-  std::vector<int64_t> k, s, p;
-  bool ceil = false, count_include_pad = true;
-  std::optional<int64_t> divisor;
-};
-
-std::string describe(const char* op, int nd, at::IntArrayRef shape, at::ScalarType t, Layout l,
-                     at::Device dev, const Args& a) {
-  std::ostringstream os;
-  os << op << nd << "d" << shape << " " << t << " " << name(l) << " " << dev << " kernel_size "
-     << at::IntArrayRef(a.k) << " stride " << at::IntArrayRef(a.s) << " padding " << at::IntArrayRef(a.p)
-     << " ceil_mode " << a.ceil << " count_include_pad " << a.count_include_pad << " divisor_override "
-     << (a.divisor ? *a.divisor : 0);
-  return os.str();
-}
+using Args = AvgArgs;
 
 // Kernels with strides below, at and above them (overlapping windows repeat indices).
-std::vector<Args> configs(int nd, bool avg) {
-  std::vector<std::vector<int64_t>> kernels{{2}, {3}}, strides{{}, {1}, {3}};
-  if (nd == 2) kernels = {{2}, {3, 2}}, strides = {{}, {1}, {2, 3}};
-  if (nd == 3) kernels = {{2}, {2, 3, 1}}, strides = {{}, {2, 1, 3}};
-  std::vector<Args> v;
-  for (const auto& k : kernels)
-    for (const auto& s : strides)
-      for (int64_t p : {0, 1}) {
-        if (!avg) {
-          v.push_back({k, s, {p}});
-          continue;
-        }
-        for (bool ceil : {false, true})
-          for (bool cip : {true, false})
-            for (std::optional<int64_t> div : {std::optional<int64_t>(), std::optional<int64_t>(3)})
-              v.push_back({k, s, {p}, ceil, cip, div});
-      }
-  return v;
+Grid grid(int nd) {
+  if (nd == 1) return {{{2}, {3}}, {{}, {1}, {3}}};
+  return small_grid(nd);
 }
 
 std::vector<int64_t> spatial(const Tensor& t, int nd) { return t.sizes().slice(t.dim() - nd).vec(); }
@@ -112,10 +81,6 @@ Tensor aten_avg_pool(int nd, const Tensor& x, const Args& a) {
   return at::avg_pool3d(x, a.k, a.s, a.p, a.ceil, a.count_include_pad, a.divisor);
 }
 
-Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& g) {
-  return torch::autograd::grad({y}, {x}, {g})[0];
-}
-
 }  // namespace
 
 TEST_CASE("max_unpool: values and gradients match ATen's", "[unpool]") {
@@ -128,8 +93,8 @@ TEST_CASE("max_unpool: values and gradients match ATen's", "[unpool]") {
           int checked = 0;
           for (const auto& shape : shapes(nd)) {
             const Tensor x = make_input(shape, dtype, layout, gen).to(dev);
-            for (const Args& a : configs(nd, false)) {
-              const std::string what = describe("max_unpool", nd, shape, dtype, layout, dev, a);
+            for (const Args& a : avg_configs(grid(nd), false)) {
+              const std::string what = describe(op_name("max_unpool", nd), shape, dtype, layout, dev, a);
               INFO(what);
               // Indices from torchpool's max pooling, in the input's layout (ATen's own
               // channels-last 3-d indices are wrong in -inf windows).
@@ -220,8 +185,8 @@ TEST_CASE("avg_unpool: equals the gradient of ATen's average pooling", "[unpool]
           for (const auto& shape : shapes(nd)) {
             // The unpooled size: each x average-pools to a y, which unpools back to x's size.
             const Tensor x = at::zeros(shape, at::TensorOptions().dtype(at::kDouble));
-            for (const Args& a : configs(nd, true)) {
-              const std::string what = describe("avg_unpool", nd, shape, dtype, layout, dev, a);
+            for (const Args& a : avg_configs(grid(nd))) {
+              const std::string what = describe(op_name("avg_unpool", nd), shape, dtype, layout, dev, a);
               INFO(what);
               std::vector<int64_t> pooled;
               try {
@@ -292,12 +257,8 @@ TEST_CASE("unpool: the defaults are Python's", "[unpool]") {
 }
 
 TEST_CASE("unpool: the ops are registered when the library loads", "[unpool]") {
-  for (const std::string nd : {"1d", "2d", "3d"})
-    for (const std::string op : {"max_unpool" + nd, "max_unpool" + nd + "_backward", "max_unpool" + nd + "_add",
-                                 "avg_unpool" + nd, "avg_unpool" + nd + "_backward"}) {
-      INFO(op);
-      CHECK(registered(op));
-    }
+  check_registered("max_unpool", {"", "_backward", "_add"});
+  check_registered("avg_unpool", {"", "_backward"});
 }
 
 TEST_CASE("unpool: bad input raises an error that names the argument or the index", "[unpool]") {
