@@ -15,8 +15,11 @@
 // and padded element counts, store()/store_idx() of a pack of outputs, and the
 // outputs' linear indices (lin, lin_step between lanes, lin_sub between parts).
 
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "torchpool/cpu/vec/vec.h"
 
@@ -472,15 +475,263 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   }
 }
 
+// Backward as a gather, for reducers whose State is value packs only (R::gathers):
+// each input element sums, in registers, what its outputs send it and is stored
+// once, with no zeroing pass and no read-modify-write of overlapping vectors. The
+// outputs' states are made a row at a time (prep) into a few row buffers; a pack of
+// input elements then takes, from each output row whose window rows hold its row and
+// in each round, one state per lane: a lane's round q is its q-th output along the
+// width in scan order, so every element receives its contributions in torch's order.
+
+// The rounds of every pack of a row, the same for all rows: where lane l's state
+// lies (off + idx[l] in the state row), and which lanes have a round q at all.
+template <class P>
+struct GatherPlan {
+  using Perm = typename P::Perm;
+  using M = typename P::M;
+  struct Step {
+    int64_t off;
+    Perm perm;
+    M mask;
+    bool any, all, identity;
+  };
+  std::vector<int64_t> cols;  // each pack's first column
+  std::vector<Step> steps;    // pack p's round q: steps[p * rounds + q]
+  // Per pack: 0, every round of every lane is lane l's state at off + l; 1, every
+  // lane has every round (a permute, no mask); 2, neither.
+  std::vector<int> kind;
+  int64_t rounds = 0;
+  bool ok = false;
+
+  explicit GatherPlan(const Dim& W, int64_t max_rounds) {
+    constexpr int N = P::N;
+    if (W.in < N) return;
+    for (int64_t c = 0; c + N <= W.in; c += N) cols.push_back(c);
+    if (W.in % N) cols.push_back(W.in - N);  // overlaps the previous pack: stores the same values
+    // The outputs whose windows hold column c, in scan order (width taps last first).
+    auto outputs = [&](int64_t c, int64_t* ow) {
+      int64_t n = 0;
+      for (int64_t j = W.k - 1; j >= 0; --j) {
+        const int64_t num = c + W.p - j * W.d;
+        if (num >= 0 && num % W.s == 0 && num / W.s < W.out) ow[n++] = num / W.s;
+      }
+      return n;
+    };
+    std::vector<int64_t> ows(size_t(N * W.k));
+    std::vector<int64_t> counts(N);
+    for (int64_t c = 0; c < W.in; ++c) rounds = std::max(rounds, outputs(c, ows.data()));
+    if (rounds > max_rounds) return;
+    for (const int64_t c0 : cols) {
+      for (int l = 0; l < N; ++l) counts[l] = outputs(c0 + l, ows.data() + l * W.k);
+      for (int64_t q = 0; q < rounds; ++q) {
+        Step st{};
+        int64_t lo = INT64_MAX;
+        for (int l = 0; l < N; ++l)
+          if (q < counts[l]) lo = std::min(lo, ows[l * W.k + q]);
+        st.any = lo != INT64_MAX;
+        st.off = st.any ? lo : 0;
+        alignas(64) int32_t idx[N];
+        alignas(64) typename P::T valid[N];
+        st.all = st.identity = true;
+        for (int l = 0; l < N; ++l) {
+          const bool v = q < counts[l];
+          const int64_t i = v ? ows[l * W.k + q] - lo : 0;
+          if (i >= N) return;  // beyond one load of states: not planned
+          idx[l] = int32_t(i);
+          valid[l] = v ? 1 : 0;
+          st.all = st.all && v;
+          st.identity = st.identity && i == l;
+        }
+        st.perm = P::perm(idx);
+        st.mask = P::gt(P::load(valid), P::set1(typename P::T(0.5)));
+        steps.push_back(st);
+      }
+      bool plain = true, full = true;
+      for (int64_t q = 0; q < rounds; ++q) {
+        const Step& st = steps[steps.size() - rounds + q];
+        full = full && st.any && st.all;
+        plain = plain && st.any && st.all && st.identity;
+      }
+      kind.push_back(plain ? 0 : full ? 1 : 2);
+    }
+    ok = true;
+  }
+};
+
+template <template <class> class R, class S, int SK, class PG>
+bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const GatherPlan<PG>& plan) {
+  using PW = typename PacksFor<S>::Wide;
+  using P1 = typename PacksFor<S>::One;
+  using T = typename PacksFor<S>::T;
+  using StateW = decltype(std::declval<R<PW>>().prep(std::declval<const RowWindow<PW, S, SK>&>(), typename PW::F{}));
+  using State1 = decltype(std::declval<R<P1>>().prep(std::declval<const RowWindow<P1, S, SK>&>(), T{}));
+  using StateG = decltype(std::declval<R<PG>>().prep(std::declval<const RowWindow<PG, S, SK>&>(), typename PG::F{}));
+  constexpr int K = int(sizeof(StateW) / sizeof(typename PW::F));  // value packs per state
+  static_assert(sizeof(StateW) == K * sizeof(typename PW::F) && sizeof(State1) == K * sizeof(T) &&
+                    sizeof(StateG) == K * sizeof(typename PG::F),
+                "a gathering reducer's State holds value packs only");
+  const Geometry& g = a.g;
+  const Dim &D = g.dim[0], &H = g.dim[1], &W = g.dim[2];
+  const R<PW> rw(a);
+  const R<P1> r1o(a);
+  const R<PG> rg(a);
+  const S* in = static_cast<const S*>(a.input);
+  const S* gout = static_cast<const S*>(a.grad_output);
+  S* gin = static_cast<S*>(a.grad_input);
+  const int64_t in_plane = g.in_plane();
+  int64_t lo, hi;
+  interior<SK>(W, lo, hi);
+  if (PW::N == 1 || (!PW::wide_index && in_plane > INT32_MAX) || hi - lo < PW::N) lo = hi = 0;
+
+  // Row buffers: the output rows one input row needs at once never share a slot
+  // (their od, and their oh, lie within a span of sa, and sb, values).
+  const int64_t sa = (D.k - 1) * D.d / D.s + 1, sb = (H.k - 1) * H.d / H.s + 1;
+  const int64_t row_len = W.out + PW::N;  // past W.out: zeros a pack's load may read
+  const int64_t slot_len = K * row_len;
+  if (sa * sb * slot_len * int64_t(sizeof(T)) > (int64_t(8) << 20)) return false;
+  std::vector<T> states(size_t(sa * sb * slot_len), T(0));
+  std::vector<int64_t> tags(size_t(sa * sb));
+  const TapTables tt(g);
+
+  auto put = [&](T* slot, int64_t ow, const auto& st, auto tag) {
+    using P = decltype(tag);
+    typename P::F v[K];
+    std::memcpy(static_cast<void*>(v), &st, sizeof v);
+    for (int k = 0; k < K; ++k) P::store(slot + k * row_len + ow, v[k]);
+  };
+  auto fill = [&](T* slot, const S* ip, int64_t plane, int64_t prow) {
+    const RowTaps rt(tt, prow / H.out, prow % H.out);
+    const int64_t row = plane * D.out * H.out + prow;
+    auto one = [&](int64_t ow) {
+      const auto w = row_window<P1, S, SK>(g, tt, ip, rt, row, ow, false);
+      put(slot, ow, r1o.prep(w, w.load_out(gout)), P1{});
+    };
+    auto pack = [&](int64_t ow) {
+      const auto w = row_window<PW, S, SK>(g, tt, ip, rt, row, ow, true);
+      put(slot, ow, rw.prep(w, w.load_out(gout)), PW{});
+    };
+    int64_t ow = 0;
+    for (; ow < lo; ++ow) one(ow);
+    for (; ow + PW::N <= hi; ow += PW::N) pack(ow);
+    if (ow < hi) pack(hi - PW::N);
+    for (ow = hi > lo ? hi : ow; ow < W.out; ++ow) one(ow);
+  };
+  // The outputs along D and H whose windows hold each input position, in scan order
+  // (outs[x * k + n], n < count[x]), and each one's slot part (outs mod span): made
+  // once, not with divisions per row.
+  struct Holders {
+    std::vector<int64_t> outs, part, count;
+    Holders(const Dim& d, int64_t span) : outs(size_t(d.in * d.k)), part(outs.size()), count(size_t(d.in)) {
+      for (int64_t x = 0; x < d.in; ++x) {
+        int64_t n = 0;
+        for (int64_t i = d.k - 1; i >= 0; --i) {
+          const int64_t num = x + d.p - i * d.d;
+          if (num >= 0 && num % d.s == 0 && num / d.s < d.out) {
+            outs[size_t(x * d.k + n)] = num / d.s;
+            part[size_t(x * d.k + n++)] = num / d.s % span;
+          }
+        }
+        count[size_t(x)] = n;
+      }
+    }
+  };
+  const Holders hd(D, sa), hh(H, sb);
+  std::vector<const T*> srcs(size_t(D.k * H.k));
+  const int64_t npacks = int64_t(plan.cols.size()), nr = plan.rounds;
+
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t plane = item / a.bands;
+    int64_t r0, r1;
+    band_rows(a, item % a.bands, r0, r1);
+    const S* ip = in ? in + plane * in_plane : nullptr;
+    std::fill(tags.begin(), tags.end(), int64_t(-1));
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t t = r / H.in, h = r - t * H.in;
+      const int64_t *ods = &hd.outs[size_t(t * D.k)], *ohs = &hh.outs[size_t(h * H.k)];
+      int ns = 0;
+      for (int64_t i = 0; i < hd.count[size_t(t)]; ++i)
+        for (int64_t k = 0; k < hh.count[size_t(h)]; ++k) {
+          const int64_t prow = ods[i] * H.out + ohs[k];
+          const int64_t s = hd.part[size_t(t * D.k + i)] * sb + hh.part[size_t(h * H.k + k)];
+          T* slot = states.data() + s * slot_len;
+          if (tags[s] != prow) fill(slot, ip, plane, prow), tags[s] = prow;
+          srcs[ns++] = slot;
+        }
+      const S* xrow = ip ? ip + r * W.in : nullptr;
+      S* grow = gin + plane * in_plane + r * W.in;
+      for (int64_t p = 0; p < npacks; ++p) {
+        const int64_t c0 = plan.cols[p];
+        typename PG::F x{};
+        if constexpr (R<PG>::needs_input) x = PG::load(xrow + c0);
+        const auto index = PG::iadd(PG::lanes(1), r * W.in + c0);
+        const auto* steps = plan.steps.data() + p * nr;
+        // The rounds of the pack, with the permute and the mask only where it needs them.
+        auto sum = [&](auto permuted, auto masked) {
+          typename PG::F acc = PG::set1(T(0));
+          for (int n = 0; n < ns; ++n)
+            for (int64_t q = 0; q < nr; ++q) {
+              const auto& st = steps[q];
+              if (masked && !st.any) continue;
+              typename PG::F v[K];
+              for (int k = 0; k < K; ++k) {
+                v[k] = PG::load(srcs[n] + k * row_len + st.off);
+                if (permuted && !st.identity) v[k] = PG::permute(v[k], st.perm);
+              }
+              StateG sv;
+              std::memcpy(static_cast<void*>(&sv), v, sizeof sv);
+              const auto c = rg.contrib(sv, x, index);
+              acc = masked ? PG::select(st.mask, PG::add(acc, c), acc) : PG::add(acc, c);
+            }
+          PG::store(grow + c0, acc);
+        };
+        switch (plan.kind[p]) {
+          case 0:
+            sum(std::false_type{}, std::false_type{});
+            break;
+          case 1:
+            sum(std::true_type{}, std::false_type{});
+            break;
+          default:
+            sum(std::true_type{}, std::true_type{});
+        }
+      }
+    }
+  }
+  return true;
+}
+
+// The gather where the reducer allows it and the geometry fits a plan: packs along
+// the row, else one column at a time. False: use the scatter.
+template <template <class> class R, class S, int SK>
+bool backward_gather(const KernelArgs& a, int64_t begin, int64_t end) {
+  using PW = typename PacksFor<S>::Wide;
+  using P1 = typename PacksFor<S>::One;
+  if constexpr (!R<P1>::gathers) {
+    return false;
+  } else {
+    constexpr int64_t kMaxRounds = 16;
+    const Dim& W = a.g.dim[2];
+    if (PW::N > 1 && (PW::wide_index || a.g.in_plane() <= INT32_MAX)) {
+      const GatherPlan<PW> plan(W, kMaxRounds);
+      if (plan.ok) return backward_gather_with<R, S, SK>(a, begin, end, plan);
+    }
+    const GatherPlan<P1> plan(W, kMaxRounds);
+    return plan.ok && backward_gather_with<R, S, SK>(a, begin, end, plan);
+  }
+}
+
 template <template <class> class R, class S>
 void backward_contiguous(const KernelArgs& a, int64_t begin, int64_t end) {
   switch (a.g.dim[2].s) {
     case 1:
-      return backward_rows<R, S, 1>(a, begin, end);
+      if (!backward_gather<R, S, 1>(a, begin, end)) backward_rows<R, S, 1>(a, begin, end);
+      return;
     case 2:
-      return backward_rows<R, S, 2>(a, begin, end);
+      if (!backward_gather<R, S, 2>(a, begin, end)) backward_rows<R, S, 2>(a, begin, end);
+      return;
     default:
-      return backward_rows<R, S, 0>(a, begin, end);
+      if (!backward_gather<R, S, 0>(a, begin, end)) backward_rows<R, S, 0>(a, begin, end);
+      return;
   }
 }
 

@@ -120,6 +120,11 @@ struct PackF {
   static TP_INLINE M mnot(M a) { return _mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(-1))); }
   static TP_INLINE bool any(M a) { return _mm256_movemask_ps(a) != 0; }
   static TP_INLINE F select(M m, F a, F b) { return _mm256_blendv_ps(b, a, m); }
+  using Perm = __m256i;
+  static TP_INLINE Perm perm(const int32_t* idx) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+  }
+  static TP_INLINE F permute(F v, Perm p) { return _mm256_permutevar8x32_ps(v, p); }
   static TP_INLINE F scale2(F t) {
     const __m256i u = _mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(int32_t(127u - 0x4B400000u)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(u, 23));
@@ -199,6 +204,15 @@ struct PackD {
   static TP_INLINE M mnot(M a) { return _mm256_xor_pd(a, _mm256_castsi256_pd(_mm256_set1_epi32(-1))); }
   static TP_INLINE bool any(M a) { return _mm256_movemask_pd(a) != 0; }
   static TP_INLINE F select(M m, F a, F b) { return _mm256_blendv_pd(b, a, m); }
+  using Perm = __m256i;  // the float halves of each double: 2 idx, 2 idx + 1
+  static TP_INLINE Perm perm(const int32_t* idx) {
+    alignas(32) int32_t h[8];
+    for (int l = 0; l < N; ++l) h[2 * l] = 2 * idx[l], h[2 * l + 1] = 2 * idx[l] + 1;
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(h));
+  }
+  static TP_INLINE F permute(F v, Perm p) {
+    return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), p));
+  }
   static TP_INLINE F scale2(F t) {
     const __m256i u = _mm256_add_epi64(_mm256_castpd_si256(t),
                                        _mm256_set1_epi64x(int64_t(1023u - 0x4338000000000000ull)));

@@ -114,6 +114,9 @@ struct PackF {
   static TP_INLINE M mnot(M a) { return M(~a); }
   static TP_INLINE bool any(M a) { return a != 0; }
   static TP_INLINE F select(M m, F a, F b) { return _mm512_mask_blend_ps(m, b, a); }
+  using Perm = __m512i;
+  static TP_INLINE Perm perm(const int32_t* idx) { return _mm512_loadu_si512(idx); }
+  static TP_INLINE F permute(F v, Perm p) { return _mm512_permutexvar_ps(p, v); }
   static TP_INLINE F scale2(F t) {
     const __m512i u = _mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(int32_t(127u - 0x4B400000u)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(u, 23));
@@ -192,6 +195,11 @@ struct PackD {
   static TP_INLINE M mnot(M a) { return M(~a); }
   static TP_INLINE bool any(M a) { return a != 0; }
   static TP_INLINE F select(M m, F a, F b) { return _mm512_mask_blend_pd(m, b, a); }
+  using Perm = __m512i;  // int64 lanes
+  static TP_INLINE Perm perm(const int32_t* idx) {
+    return _mm512_cvtepi32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)));
+  }
+  static TP_INLINE F permute(F v, Perm p) { return _mm512_permutexvar_pd(p, v); }
   static TP_INLINE F scale2(F t) {
     const __m512i u = _mm512_add_epi64(_mm512_castpd_si512(t),
                                        _mm512_set1_epi64(int64_t(1023u - 0x4338000000000000ull)));

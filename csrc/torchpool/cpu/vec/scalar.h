@@ -11,6 +11,7 @@
 //   lanes iadd iset1 iselect store_idx                             index lanes
 //   acc_add acc_add2 acc_addn        add lanes into T accumulators at stride 1, 2, n
 //   exp              e^x by exp_of() below: the same operations at every level
+//   perm permute     lane l of permute(v, perm(idx)) is lane idx[l] of v (idx: N lanes)
 //   ieq              index lanes equal (a lane mask)
 //   uniform          Philox uniforms in [0, 1) of the linear indices first + l*step,
 //                    as philox.h's (plain packs only: an Unroll's parts are built apart)
@@ -190,6 +191,9 @@ struct Pack1 {
   static TP_INLINE M mnot(M a) { return !a; }
   static TP_INLINE bool any(M a) { return a; }
   static TP_INLINE F select(M m, F a, F b) { return m ? a : b; }
+  using Perm = int;  // one lane: nothing to move
+  static TP_INLINE Perm perm(const int32_t*) { return 0; }
+  static TP_INLINE F permute(F v, Perm) { return v; }
   static TP_INLINE F scale2(F t) { return scale2_bits(t); }
   static TP_INLINE F exp(F x) { return exp_of<Pack1>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t) {

@@ -17,6 +17,7 @@ struct AvgReduce {
   using F = typename P::F;
   using I = typename P::I;
   static constexpr bool needs_input = false;
+  static constexpr bool gathers = true;  // State: value packs (contiguous.h)
   AvgPoolParams prm;
   explicit AvgReduce(const KernelArgs& a) : prm(*static_cast<const AvgPoolParams*>(a.params)) {}
 

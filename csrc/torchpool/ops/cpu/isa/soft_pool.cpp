@@ -22,6 +22,7 @@ struct SoftReduce {
   using F = typename P::F;
   using I = typename P::I;
   static constexpr bool needs_input = true;
+  static constexpr bool gathers = true;  // State: value packs (contiguous.h)
   static constexpr T kFloor = T(-1000);  // below the exp's zero in float and double
   explicit SoftReduce(const KernelArgs&) {}
 

@@ -100,6 +100,7 @@ struct EvalReduce : Weights<P> {
   using I = typename P::I;
   using M = typename P::M;
   static constexpr bool needs_input = true;
+  static constexpr bool gathers = false;  // State holds an index and a mask: scatters
   explicit EvalReduce(const KernelArgs&) {}
 
   template <class Win, class S>
