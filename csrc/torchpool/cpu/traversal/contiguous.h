@@ -5,12 +5,15 @@
 // load; 2: one deinterleaving permute; else a gather). Where a row group allows, an
 // unrolled pack takes the same columns of several output rows at once. Outputs whose
 // windows hang over a row's ends take the one-lane path with their own tap ranges.
+// Backward: a gather along the input row (backward_gather) where the reducer's
+// state is value packs only, else a scatter over bands of input rows (backward_rows).
 //
 // A reducer R<P> plugs in with (see ops/cpu/isa/ for the reducers):
 //   R(const KernelArgs&)
 //   forward(window, S* out, int64_t* indices)            one pack of outputs
 //   needs_input, prep(window, F grad) -> state,
 //   contrib(state, F x, I index) -> F                     what one element receives
+//   gathers                       the state is value packs only: the gather may move it
 // A window offers visit(f(x, index)) in torch's scan order, first_index(), the valid
 // and padded element counts, store()/store_idx() of a pack of outputs, and the
 // outputs' linear indices (lin, lin_step between lanes, lin_sub between parts).
