@@ -6,6 +6,8 @@
 // as in contiguous.h.
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "torchpool/cpu/traversal/contiguous.h"
 
@@ -138,6 +140,98 @@ void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   }
 }
 
+// Backward as a gather where the reducer allows it (see contiguous.h): each input
+// pixel sums, a channel pack at a time and in output scan order, the states of the
+// output pixels whose windows hold it, and is stored once. The states of an output
+// row (W.out pixels, all channels) are made once into a row buffer. False: scatter.
+template <template <class> class R, class S>
+bool backward_channels_last_gather(const KernelArgs& a, int64_t begin, int64_t end) {
+  using PM = typename PacksFor<S>::Multi;
+  using PW = typename PacksFor<S>::Wide;
+  using P1 = typename PacksFor<S>::One;
+  using T = typename PacksFor<S>::T;
+  if constexpr (!R<P1>::gathers) {
+    return false;
+  } else {
+    using StateW = decltype(std::declval<R<PW>>().prep(std::declval<const PixelWindow<PW, S>&>(), typename PW::F{}));
+    constexpr int K = int(sizeof(StateW) / sizeof(typename PW::F));  // value packs per state
+    const Geometry& g = a.g;
+    const Dim& W = g.dim[2];
+    const R<PM> rm(a);
+    const R<PW> rw(a);
+    const R<P1> r1o(a);
+    const S* in = static_cast<const S*>(a.input);
+    const S* gout = static_cast<const S*>(a.grad_output);
+    S* gin = static_cast<S*>(a.grad_input);
+    const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
+    StateRows<T> rows(g, W.out * K * C);  // slot[(ow * K + k) * C + c]
+    if (!rows.fits()) return false;
+    const Holders hw(W, 1);
+    const TapTables tt(g);
+    std::vector<const T*> srcs(size_t(g.dim[0].k * g.dim[1].k));
+    auto each_pack = [&](auto&& f) { channel_packs<S>(0, C, rm, rw, r1o, f); };
+    // A pack's values at consecutive channels from p (an unrolled pack's parts too).
+    auto load = [](auto tag, const T* p) {
+      using P = decltype(tag);
+      return make_parts<P, typename P::F>([&](int u) { return P::Base::load(p + u * P::Base::N); });
+    };
+    auto store = [](auto tag, auto* p, const typename decltype(tag)::F& v) {
+      using P = decltype(tag);
+      each_part<P>(v, [&](int u, const auto& x) { P::Base::store(p + u * P::Base::N, x); });
+    };
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / a.bands;
+      int64_t r0, r1;
+      band_rows(a, item % a.bands, r0, r1);
+      const S* ib = in ? in + n * in_plane * C : nullptr;
+      auto fill = [&](T* slot, int64_t prow) {
+        PixelCursor cur(g, prow * W.out);
+        for (int64_t ow = 0; ow < W.out; ++ow, cur.next()) {
+          const int64_t o = prow * W.out + ow;
+          each_pack([&](auto tag, const auto& red, int64_t c) {
+            using P = decltype(tag);
+            auto w = pixel_window<P, S>(g, tt, cur, ib ? ib + c : nullptr, (n * C + c) * out_plane + o);
+            w.out_off = (n * out_plane + o) * C + c;
+            const auto st = red.prep(w, w.load_out(gout));
+            typename P::F v[K];
+            std::memcpy(static_cast<void*>(v), &st, sizeof v);
+            for (int k = 0; k < K; ++k) store(tag, slot + (ow * K + k) * C + c, v[k]);
+          });
+        }
+      };
+      rows.reset();
+      for (int64_t r = r0; r < r1; ++r) {
+        const int ns = rows.sources(r, srcs.data(), fill);
+        for (int64_t wi = 0; wi < W.in; ++wi) {
+          const int64_t sp = r * W.in + wi, nw = hw.count[size_t(wi)];
+          const int64_t* ows = &hw.outs[size_t(wi * W.k)];
+          const S* xp = ib ? ib + sp * C : nullptr;
+          S* gp = gin + (n * in_plane + sp) * C;
+          each_pack([&](auto tag, const auto& red, int64_t c) {
+            using P = decltype(tag);
+            using St = decltype(red.prep(std::declval<const PixelWindow<P, S>&>(), typename P::F{}));
+            typename P::F acc = P::set1(T(0)), x{};
+            if constexpr (R<P>::needs_input)
+              x = make_parts<P, typename P::F>([&](int u) { return P::Base::load(xp + c + u * P::Base::N); });
+            const auto index = P::iset1(sp);
+            for (int s = 0; s < ns; ++s)
+              for (int64_t q = 0; q < nw; ++q) {
+                const T* src = srcs[size_t(s)] + ows[q] * K * C + c;
+                typename P::F v[K];
+                for (int k = 0; k < K; ++k) v[k] = load(tag, src + k * C);
+                St st;
+                std::memcpy(static_cast<void*>(&st), v, sizeof st);
+                acc = P::add(acc, red.contrib(st, x, index));
+              }
+            store(tag, gp + c, acc);
+          });
+        }
+      }
+    }
+    return true;
+  }
+}
+
 // Backward by scattering each output pixel's contributions over its window. A work
 // item is a band of input rows of one batch element with all its channels: items never
 // share an element, and each element's sum is formed in output scan order whatever
@@ -155,6 +249,7 @@ void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   const S* gout = static_cast<const S*>(a.grad_output);
   S* gin = static_cast<S*>(a.grad_input);
   const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane(), W = g.dim[2].in;
+  if (backward_channels_last_gather<R, S>(a, begin, end)) return;
   const TapTables tt(g);
   for (int64_t item = begin; item < end; ++item) {
     const int64_t n = item / a.bands;

@@ -561,6 +561,67 @@ struct GatherPlan {
   }
 };
 
+// The outputs along one dim whose windows hold each input position, in scan order
+// (outs[x * k + n], n < count[x]), and each one modulo `span`: made once per call,
+// not with divisions per row.
+struct Holders {
+  std::vector<int64_t> outs, part, count;
+  Holders(const Dim& d, int64_t span) : outs(size_t(d.in * d.k)), part(outs.size()), count(size_t(d.in)) {
+    for (int64_t x = 0; x < d.in; ++x) {
+      int64_t n = 0;
+      for (int64_t i = d.k - 1; i >= 0; --i) {
+        const int64_t num = x + d.p - i * d.d;
+        if (num >= 0 && num % d.s == 0 && num / d.s < d.out) {
+          outs[size_t(x * d.k + n)] = num / d.s;
+          part[size_t(x * d.k + n++)] = num / d.s % span;
+        }
+      }
+      count[size_t(x)] = n;
+    }
+  }
+};
+
+// The gathers' buffers of output-row states (slot_len values each), filled on demand:
+// the output rows one input row needs never share a slot (their od, and their oh, lie
+// within a span of sa, and sb, values), and as input rows advance, a row evicted is
+// needed again only by a later depth (3-d), which then fills it anew.
+template <class T>
+struct StateRows {
+  const Geometry& g;
+  int64_t sa, sb, slot_len;
+  Holders hd, hh;
+  std::vector<T> buf;
+  std::vector<int64_t> tags;  // the output row (od * out_h + oh) each slot holds
+  StateRows(const Geometry& geo, int64_t len)
+      : g(geo),
+        sa((geo.dim[0].k - 1) * geo.dim[0].d / geo.dim[0].s + 1),
+        sb((geo.dim[1].k - 1) * geo.dim[1].d / geo.dim[1].s + 1),
+        slot_len(len),
+        hd(geo.dim[0], sa),
+        hh(geo.dim[1], sb) {
+    if (fits()) buf.assign(size_t(sa * sb * slot_len), T(0)), tags.resize(size_t(sa * sb));
+  }
+  bool fits() const { return sa * sb * slot_len * int64_t(sizeof(T)) <= (int64_t(8) << 20); }
+  void reset() { std::fill(tags.begin(), tags.end(), int64_t(-1)); }  // a new plane or group
+  // The states of the output rows whose windows hold input row r, in scan order, into
+  // srcs; fill(slot, row) makes a row's states. Returns their count.
+  template <class Fill>
+  int sources(int64_t r, const T** srcs, Fill&& fill) {
+    const int64_t hin = g.dim[1].in, kd = g.dim[0].k, kh = g.dim[1].k;
+    const int64_t t = r / hin, h = r - t * hin;
+    int ns = 0;
+    for (int64_t i = 0; i < hd.count[size_t(t)]; ++i)
+      for (int64_t k = 0; k < hh.count[size_t(h)]; ++k) {
+        const int64_t row = hd.outs[size_t(t * kd + i)] * g.dim[1].out + hh.outs[size_t(h * kh + k)];
+        const int64_t s = hd.part[size_t(t * kd + i)] * sb + hh.part[size_t(h * kh + k)];
+        T* slot = buf.data() + s * slot_len;
+        if (tags[size_t(s)] != row) fill(slot, row), tags[size_t(s)] = row;
+        srcs[ns++] = slot;
+      }
+    return ns;
+  }
+};
+
 template <template <class> class R, class S, int SK, class PG>
 bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const GatherPlan<PG>& plan) {
   using PW = typename PacksFor<S>::Wide;
@@ -586,14 +647,9 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
   interior<SK>(W, lo, hi);
   if (PW::N == 1 || (!PW::wide_index && in_plane > INT32_MAX) || hi - lo < PW::N) lo = hi = 0;
 
-  // Row buffers: the output rows one input row needs at once never share a slot
-  // (their od, and their oh, lie within a span of sa, and sb, values).
-  const int64_t sa = (D.k - 1) * D.d / D.s + 1, sb = (H.k - 1) * H.d / H.s + 1;
   const int64_t row_len = W.out + PW::N;  // past W.out: zeros a pack's load may read
-  const int64_t slot_len = K * row_len;
-  if (sa * sb * slot_len * int64_t(sizeof(T)) > (int64_t(8) << 20)) return false;
-  std::vector<T> states(size_t(sa * sb * slot_len), T(0));
-  std::vector<int64_t> tags(size_t(sa * sb));
+  StateRows<T> rows(g, K * row_len);
+  if (!rows.fits()) return false;
   const TapTables tt(g);
 
   auto put = [&](T* slot, int64_t ow, const auto& st, auto tag) {
@@ -619,26 +675,6 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
     if (ow < hi) pack(hi - PW::N);
     for (ow = hi > lo ? hi : ow; ow < W.out; ++ow) one(ow);
   };
-  // The outputs along D and H whose windows hold each input position, in scan order
-  // (outs[x * k + n], n < count[x]), and each one's slot part (outs mod span): made
-  // once, not with divisions per row.
-  struct Holders {
-    std::vector<int64_t> outs, part, count;
-    Holders(const Dim& d, int64_t span) : outs(size_t(d.in * d.k)), part(outs.size()), count(size_t(d.in)) {
-      for (int64_t x = 0; x < d.in; ++x) {
-        int64_t n = 0;
-        for (int64_t i = d.k - 1; i >= 0; --i) {
-          const int64_t num = x + d.p - i * d.d;
-          if (num >= 0 && num % d.s == 0 && num / d.s < d.out) {
-            outs[size_t(x * d.k + n)] = num / d.s;
-            part[size_t(x * d.k + n++)] = num / d.s % span;
-          }
-        }
-        count[size_t(x)] = n;
-      }
-    }
-  };
-  const Holders hd(D, sa), hh(H, sb);
   std::vector<const T*> srcs(size_t(D.k * H.k));
   const int64_t npacks = int64_t(plan.cols.size()), nr = plan.rounds;
 
@@ -647,19 +683,9 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
     int64_t r0, r1;
     band_rows(a, item % a.bands, r0, r1);
     const S* ip = in ? in + plane * in_plane : nullptr;
-    std::fill(tags.begin(), tags.end(), int64_t(-1));
+    rows.reset();
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t t = r / H.in, h = r - t * H.in;
-      const int64_t *ods = &hd.outs[size_t(t * D.k)], *ohs = &hh.outs[size_t(h * H.k)];
-      int ns = 0;
-      for (int64_t i = 0; i < hd.count[size_t(t)]; ++i)
-        for (int64_t k = 0; k < hh.count[size_t(h)]; ++k) {
-          const int64_t prow = ods[i] * H.out + ohs[k];
-          const int64_t s = hd.part[size_t(t * D.k + i)] * sb + hh.part[size_t(h * H.k + k)];
-          T* slot = states.data() + s * slot_len;
-          if (tags[s] != prow) fill(slot, ip, plane, prow), tags[s] = prow;
-          srcs[ns++] = slot;
-        }
+      const int ns = rows.sources(r, srcs.data(), [&](T* slot, int64_t prow) { fill(slot, ip, plane, prow); });
       const S* xrow = ip ? ip + r * W.in : nullptr;
       S* grow = gin + plane * in_plane + r * W.in;
       for (int64_t p = 0; p < npacks; ++p) {
