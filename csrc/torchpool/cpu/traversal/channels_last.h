@@ -171,7 +171,7 @@ bool backward_channels_last_gather(const KernelArgs& a, int64_t begin, int64_t e
     std::vector<const T*> srcs(size_t(g.dim[0].k * g.dim[1].k));
     auto each_pack = [&](auto&& f) { channel_packs<S>(0, C, rm, rw, r1o, f); };
     // A pack's values at consecutive channels from p (an unrolled pack's parts too).
-    auto load = [](auto tag, const T* p) {
+    auto load = [](auto tag, const auto* p) {
       using P = decltype(tag);
       return make_parts<P, typename P::F>([&](int u) { return P::Base::load(p + u * P::Base::N); });
     };
@@ -211,8 +211,7 @@ bool backward_channels_last_gather(const KernelArgs& a, int64_t begin, int64_t e
             using P = decltype(tag);
             using St = decltype(red.prep(std::declval<const PixelWindow<P, S>&>(), typename P::F{}));
             typename P::F acc = P::set1(T(0)), x{};
-            if constexpr (R<P>::needs_input)
-              x = make_parts<P, typename P::F>([&](int u) { return P::Base::load(xp + c + u * P::Base::N); });
+            if constexpr (R<P>::needs_input) x = load(tag, xp + c);
             const auto index = P::iset1(sp);
             for (int s = 0; s < ns; ++s)
               for (int64_t q = 0; q < nw; ++q) {

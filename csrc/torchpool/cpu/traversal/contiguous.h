@@ -486,6 +486,26 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
 // in each round, one state per lane: a lane's round q is its q-th output along the
 // width in scan order, so every element receives its contributions in torch's order.
 
+// The outputs along one dim whose windows hold each input position, in scan order
+// (outs[x * k + n], n < count[x]), and each one modulo `span`: made once per call,
+// not with divisions per row.
+struct Holders {
+  std::vector<int64_t> outs, part, count;
+  Holders(const Dim& d, int64_t span) : outs(size_t(d.in * d.k)), part(outs.size()), count(size_t(d.in)) {
+    for (int64_t x = 0; x < d.in; ++x) {
+      int64_t n = 0;
+      for (int64_t i = d.k - 1; i >= 0; --i) {
+        const int64_t num = x + d.p - i * d.d;
+        if (num >= 0 && num % d.s == 0 && num / d.s < d.out) {
+          outs[size_t(x * d.k + n)] = num / d.s;
+          part[size_t(x * d.k + n++)] = num / d.s % span;
+        }
+      }
+      count[size_t(x)] = n;
+    }
+  }
+};
+
 // The rounds of every pack of a row, the same for all rows: where lane l's state
 // lies (off + idx[l] in the state row), and which lanes have a round q at all.
 template <class P>
@@ -511,21 +531,12 @@ struct GatherPlan {
     if (W.in < N) return;
     for (int64_t c = 0; c + N <= W.in; c += N) cols.push_back(c);
     if (W.in % N) cols.push_back(W.in - N);  // overlaps the previous pack: stores the same values
-    // The outputs whose windows hold column c, in scan order (width taps last first).
-    auto outputs = [&](int64_t c, int64_t* ow) {
-      int64_t n = 0;
-      for (int64_t j = W.k - 1; j >= 0; --j) {
-        const int64_t num = c + W.p - j * W.d;
-        if (num >= 0 && num % W.s == 0 && num / W.s < W.out) ow[n++] = num / W.s;
-      }
-      return n;
-    };
-    std::vector<int64_t> ows(size_t(N * W.k));
-    std::vector<int64_t> counts(N);
-    for (int64_t c = 0; c < W.in; ++c) rounds = std::max(rounds, outputs(c, ows.data()));
+    const Holders hw(W, 1);  // the outputs whose windows hold each column, in scan order
+    for (const int64_t n : hw.count) rounds = std::max(rounds, n);
     if (rounds > max_rounds) return;
     for (const int64_t c0 : cols) {
-      for (int l = 0; l < N; ++l) counts[l] = outputs(c0 + l, ows.data() + l * W.k);
+      const int64_t* counts = &hw.count[size_t(c0)];  // lane l: column c0 + l
+      const int64_t* ows = &hw.outs[size_t(c0 * W.k)];
       for (int64_t q = 0; q < rounds; ++q) {
         Step st{};
         int64_t lo = INT64_MAX;
@@ -558,26 +569,6 @@ struct GatherPlan {
       kind.push_back(plain ? 0 : full ? 1 : 2);
     }
     ok = true;
-  }
-};
-
-// The outputs along one dim whose windows hold each input position, in scan order
-// (outs[x * k + n], n < count[x]), and each one modulo `span`: made once per call,
-// not with divisions per row.
-struct Holders {
-  std::vector<int64_t> outs, part, count;
-  Holders(const Dim& d, int64_t span) : outs(size_t(d.in * d.k)), part(outs.size()), count(size_t(d.in)) {
-    for (int64_t x = 0; x < d.in; ++x) {
-      int64_t n = 0;
-      for (int64_t i = d.k - 1; i >= 0; --i) {
-        const int64_t num = x + d.p - i * d.d;
-        if (num >= 0 && num % d.s == 0 && num / d.s < d.out) {
-          outs[size_t(x * d.k + n)] = num / d.s;
-          part[size_t(x * d.k + n++)] = num / d.s % span;
-        }
-      }
-      count[size_t(x)] = n;
-    }
   }
 };
 
@@ -673,7 +664,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
     for (; ow < lo; ++ow) one(ow);
     for (; ow + PW::N <= hi; ow += PW::N) pack(ow);
     if (ow < hi) pack(hi - PW::N);
-    for (ow = hi > lo ? hi : ow; ow < W.out; ++ow) one(ow);
+    for (ow = std::max(ow, hi); ow < W.out; ++ow) one(ow);
   };
   std::vector<const T*> srcs(size_t(D.k * H.k));
   const int64_t npacks = int64_t(plan.cols.size()), nr = plan.rounds;
