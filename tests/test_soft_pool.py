@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import torchpool
 import torchpool.nn as tnn
-from conftest import (DTYPES, LAYOUTS, assert_close, assert_format, assert_same, assert_sum_close, devices,
+from conftest import (DTYPES, LAYOUTS, assert_bits, assert_close, assert_format, assert_same, assert_sum_close, devices,
                       in_layout, make_input, on_device, windows)
 
 SHAPES = {
@@ -105,6 +105,40 @@ def test_forward_backward(nd, dtype, layout, device):
             assert_sum_close(xg.grad.cpu(), want.to(dtype), magnitude, dtype, what + " grad")
             checked += 1
     assert checked > 20
+
+
+# Windows that tile the input: stride = kernel, every size a multiple of it.
+TILED = [
+    (1, (2, 5, 64), 2), (1, (3, 40, 12), 3),
+    (2, (2, 3, 8, 36), 2), (2, (1, 70, 6, 4), 2), (2, (2, 3, 6, 36), (3, 2)),
+    (3, (1, 2, 4, 4, 34), 2), (3, (1, 40, 2, 4, 2), 2),
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd,shape,k", TILED)
+def test_tiled_windows(nd, shape, k, dtype, layout):
+    """Tiling windows take the backward that stores each window's contributions at once
+    (backward_owned): its gradient is the reference's, and bit for bit the gather's, which
+    the same values take with one more column that no window holds."""
+    gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), layout, "tiled")) % 2**31)
+    fn = getattr(torchpool, f"soft_pool{nd}d")
+    wide = make_input(shape[:-1] + (shape[-1] + 1,), dtype, generator=gen)
+    x = in_layout(wide[..., :-1].contiguous(), layout).requires_grad_()
+    xw = in_layout(wide, layout).requires_grad_()
+    out, out_w = fn(x, k), fn(xw, k)
+    what = f"soft_pool{nd}d{shape} k={k} {dtype} {layout}"
+    assert_same(out, out_w, what)
+    y, grad = soft_ref(x.detach(), nd, kernel_size=k)
+    assert_close(out.detach(), y.to(dtype), dtype, what)
+    g = torch.randn(y.shape, generator=gen).to(dtype)
+    out.backward(g)
+    out_w.backward(g)
+    want, magnitude = grad(g)
+    assert_sum_close(x.grad, want.to(dtype), magnitude, dtype, what + " grad")
+    assert_bits(x.grad, xw.grad[..., :-1], what + " grad against the gather's")
+    assert bool((xw.grad[..., -1] == 0).all()), what
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

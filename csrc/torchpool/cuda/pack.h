@@ -8,14 +8,15 @@
 //   T F I M N        compute type, value lanes, index lanes, lane mask, lane count
 //   set1 load store  loads convert storage to T (N consecutive elements, one vector
 //                    load), stores convert back
-//   add sub mul div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
+//   add sub mul fma div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
 //   iset1 iadd iselect ieq store_idx                               index lanes
-//   exp              e^x by the CPU's operations (cpu/vec/scalar.h exp_of), bit for bit
+//   exp exp_floor    e^x by the CPU's operations (cpu/vec/scalar.h exp_of), bit for bit
 //   uniform          Philox uniforms of the linear indices first + l*step (philox.h)
 //
 // The conversions give the CPU's bits (c10's rules), NaN payloads included, so that
 // max pooling, which only moves values, agrees with the CPU bit for bit.
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -126,10 +127,10 @@ TP_INLINE void narrow(half16* p, float v) { *p = narrow_half(v); }
 TP_INLINE void narrow(bfloat16* p, float v) { *p = narrow_bf16(v); }
 
 // e^x as the CPU computes it (cpu/vec/scalar.h, exp_of), operation for operation, so
-// that SoftPool agrees with the CPU bit for bit (nvcc builds with -fmad=false, and the
-// host compiler has no fma without -mfma): x = n ln2 + r, n = round(x / ln2), e^r by its
+// that SoftPool agrees with the CPU bit for bit (nvcc builds with -fmad=false: only the
+// explicit fma below fuse, as on the CPU): x = n ln2 + r, n = round(x / ln2), e^r by its
 // Taylor series (degree 7 in float, 13 in double), times 2^n made in the exponent bits.
-// Below `lo` (e^x subnormal) and -inf give 0; NaN gives NaN.
+// Below `lo` (e^x subnormal) and -inf give 0; NaN gives NaN. x is floored at lo.
 template <class T>
 struct ExpConstants;
 template <>
@@ -153,6 +154,10 @@ TP_INLINE constexpr double inv_factorial(int k) {
   return 1.0 / f;
 }
 
+// a*b + c rounded once.
+TP_INLINE float fma_of(float a, float b, float c) { return fmaf(a, b, c); }
+TP_INLINE double fma_of(double a, double b, double c) { return fma(a, b, c); }
+
 // 2^n from t = n + ExpConstants::round: n sits in the low mantissa bits of t.
 TP_INLINE float scale2(float t) { return float_of_bits((bits_of_float(t) + (127u - 0x4B400000u)) << 23); }
 TP_INLINE double scale2(double t) {
@@ -164,16 +169,16 @@ TP_INLINE double scale2(double t) {
 }
 
 template <class T>
-TP_INLINE T exp_of(T x) {
+TP_INLINE T exp_of(T& x) {
   using C = ExpConstants<T>;
   const bool below = x < C::lo;
-  const T xc = below ? T(C::lo) : x;
-  const T t = xc * C::log2e + C::round;  // n + round
+  if (below) x = T(C::lo);
+  const T t = fma_of(x, C::log2e, C::round);  // n + round
   const T n = t - C::round;
-  const T r = (xc - n * C::ln2_hi) - n * C::ln2_lo;
+  const T r = fma_of(n, -C::ln2_lo, fma_of(n, -C::ln2_hi, x));
   T p = T(inv_factorial(C::degree));
 TP_UNROLL
-  for (int k = C::degree - 1; k >= 0; --k) p = p * r + T(inv_factorial(k));
+  for (int k = C::degree - 1; k >= 0; --k) p = fma_of(p, r, T(inv_factorial(k)));
   return below ? T(0) : p * scale2(t);
 }
 
@@ -231,6 +236,9 @@ TP_UNROLL
   static TP_INLINE F mul(const F& a, const F& b) {
     return map<F>([&](int l) { return a.v[l] * b.v[l]; });
   }
+  static TP_INLINE F fma(const F& a, const F& b, const F& c) {
+    return map<F>([&](int l) { return fma_of(a.v[l], b.v[l], c.v[l]); });
+  }
   static TP_INLINE F div(const F& a, const F& b) {
     return map<F>([&](int l) { return a.v[l] / b.v[l]; });
   }
@@ -268,7 +276,10 @@ TP_UNROLL
     return map<F>([&](int l) { return m.v[l] ? a.v[l] : b.v[l]; });
   }
 
-  static TP_INLINE F exp(const F& x) {
+  static TP_INLINE F exp(F x) {
+    return map<F>([&](int l) { return exp_of(x.v[l]); });
+  }
+  static TP_INLINE F exp_floor(F& x) {
     return map<F>([&](int l) { return exp_of(x.v[l]); });
   }
   // Lane l: the uniform of linear index first + l * step (a double lane takes the float).

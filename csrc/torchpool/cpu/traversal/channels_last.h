@@ -231,6 +231,56 @@ bool backward_channels_last_gather(const KernelArgs& a, int64_t begin, int64_t e
   }
 }
 
+// Backward where the windows tile the input (contiguous.h, backward_owned): each output
+// pixel's window contributions, a channel pack at a time, stored straight into grad_input.
+template <template <class> class R, class S>
+bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t end) {
+  using P1 = typename PacksFor<S>::One;
+  constexpr int kTaps = R<P1>::own_taps;
+  if constexpr (kTaps == 0) {
+    return false;
+  } else {
+    const Geometry& g = a.g;
+    const Dim& W = g.dim[2];
+    if (!windows_tile(g) || g.dim[0].k * g.dim[1].k * W.k > kTaps) return false;
+    const R<typename PacksFor<S>::Multi> rm(a);
+    const R<typename PacksFor<S>::Wide> rw(a);
+    const R<P1> r1o(a);
+    const S* in = static_cast<const S*>(a.input);
+    const S* gout = static_cast<const S*>(a.grad_output);
+    S* gin = static_cast<S*>(a.grad_input);
+    const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
+    const TapTables tt(g);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / a.bands;
+      int64_t r0, r1;
+      band_rows(a, item % a.bands, r0, r1);
+      const S* ib = in + n * in_plane * C;
+      S* gb = gin + n * in_plane * C;
+      rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps&, int64_t, int64_t) {
+        PixelCursor cur(g, prow * W.out);
+        for (int64_t ow = 0; ow < W.out; ++ow, cur.next()) {
+          const int64_t o = prow * W.out + ow;
+          channel_packs<S>(0, C, rm, rw, r1o, [&](auto tag, const auto& red, int64_t c) {
+            using P = decltype(tag);
+            auto w = pixel_window<P, S>(g, tt, cur, ib + c, (n * C + c) * out_plane + o);
+            w.out_off = (n * out_plane + o) * C + c;
+            typename P::F v[kTaps];
+            red.own(w, w.load_out(gout), v);
+            int k = 0;
+            w.visit_positions([&](int64_t sp) {  // the pixels in the band's rows
+              if (sp >= r0 * W.in && sp < r1 * W.in)
+                each_part<P>(v[k], [&](int u, const auto& x) { P::Base::store(gb + sp * C + c + u * P::Base::N, x); });
+              ++k;
+            });
+          });
+        }
+      });
+    }
+    return true;
+  }
+}
+
 // Backward by scattering each output pixel's contributions over its window. A work
 // item is a band of input rows of one batch element with all its channels: items never
 // share an element, and each element's sum is formed in output scan order whatever
@@ -248,7 +298,8 @@ void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   const S* gout = static_cast<const S*>(a.grad_output);
   S* gin = static_cast<S*>(a.grad_input);
   const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane(), W = g.dim[2].in;
-  if (backward_channels_last_gather<R, S>(a, begin, end)) return;
+  if (backward_channels_last_owned<R, S>(a, begin, end) || backward_channels_last_gather<R, S>(a, begin, end))
+    return;
   const TapTables tt(g);
   for (int64_t item = begin; item < end; ++item) {
     const int64_t n = item / a.bands;

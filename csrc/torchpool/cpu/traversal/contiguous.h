@@ -5,8 +5,10 @@
 // load; 2: one deinterleaving permute; else a gather). Where a row group allows, an
 // unrolled pack takes the same columns of several output rows at once. Outputs whose
 // windows hang over a row's ends take the one-lane path with their own tap ranges.
-// Backward: a gather along the input row (backward_gather) where the reducer's
-// state is value packs only, else a scatter over bands of input rows (backward_rows).
+// Backward: where the windows tile the input and the reducer takes whole windows,
+// each window's contributions stored straight (backward_owned); else a gather along
+// the input row (backward_gather) where the reducer's state is value packs only; else
+// a scatter over bands of input rows (backward_rows).
 //
 // A reducer R<P> plugs in with (see ops/cpu/isa/ for the reducers):
 //   R(const KernelArgs&)
@@ -14,6 +16,8 @@
 //   needs_input, prep(window, F grad) -> state,
 //   contrib(state, F x, I index) -> F                     what one element receives
 //   gathers                       the state is value packs only: the gather may move it
+//   own_taps, own(window, F grad, F* c)   a whole window's contributions in visit
+//                                 order (windows of up to own_taps elements; 0: none)
 // A window offers visit(f(x, index)) in torch's scan order, first_index(), the valid
 // and padded element counts, store()/store_idx() of a pack of outputs, and the
 // outputs' linear indices (lin, lin_step between lanes, lin_sub between parts).
@@ -740,18 +744,94 @@ bool backward_gather(const KernelArgs& a, int64_t begin, int64_t end) {
   }
 }
 
+// Whether the windows tile the input: along every dim k == s, no padding, no gaps
+// (dilation 1) and in == out * k, so that each input element lies in exactly one window.
+inline bool windows_tile(const Geometry& g) {
+  for (const Dim& d : g.dim)
+    if (d.k != d.s || d.p != 0 || (d.d != 1 && d.k != 1) || d.in != d.out * d.k) return false;
+  return true;
+}
+
+// Backward where the windows tile the input and the reducer takes a whole window at
+// once (R::own, windows of up to R::own_taps elements; 0: never): each window's
+// contributions go straight into grad_input, every element stored once, with no
+// state rows and nothing formed twice. Along the row, a pack's lanes are windows 1 or
+// 2 columns apart: a plain store, or store2 interleaving the two width taps.
+template <template <class> class R, class S, int SK>
+bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
+  using PW = typename PacksFor<S>::Wide;
+  using P1 = typename PacksFor<S>::One;
+  constexpr int kTaps = R<P1>::own_taps;
+  if constexpr (kTaps == 0 || SK == 0) {
+    return false;
+  } else {
+    const Geometry& g = a.g;
+    const Dim &D = g.dim[0], &H = g.dim[1], &W = g.dim[2];
+    if (!windows_tile(g) || W.k != SK || D.k * H.k * W.k > kTaps) return false;
+    const R<PW> rw(a);
+    const R<P1> r1o(a);
+    const S* in = static_cast<const S*>(a.input);
+    const S* gout = static_cast<const S*>(a.grad_output);
+    S* gin = static_cast<S*>(a.grad_input);
+    const int64_t in_plane = g.in_plane();
+    const bool wide = PW::N > 1 && (PW::wide_index || in_plane <= INT32_MAX) && W.out >= PW::N;
+    const TapTables tt(g);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t plane = item / a.bands;
+      int64_t r0, r1;
+      band_rows(a, item % a.bands, r0, r1);
+      const S* ip = in + plane * in_plane;
+      S* gp = gin + plane * in_plane;
+      rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps& rt, int64_t, int64_t) {
+        const int64_t row = plane * D.out * H.out + prow;
+        // The window rows inside the band (a window the band splits is formed by both).
+        auto window = [&](auto tag, const auto& red, int64_t ow) {
+          using P = decltype(tag);
+          const auto w = row_window<P, S, SK>(g, tt, ip, rt, row, ow, true);
+          typename P::F c[kTaps];  // visit order: window rows, then the SK width taps
+          red.own(w, w.load_out(gout), c);
+          int n = 0;
+          for (int64_t i = 0; i < rt.td.count; ++i)
+            for (int64_t k = 0; k < rt.th.count; ++k, n += SK) {
+              const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
+              if (r < r0 || r >= r1) continue;
+              S* dst = gp + r * W.in + W.start(ow);
+              if constexpr (SK == 2) {
+                P::store2(dst, c[n], c[n + 1]);
+              } else {
+                P::store(dst, c[n]);
+              }
+            }
+        };
+        if (wide) {
+          int64_t ow = 0;
+          for (; ow + PW::N <= W.out; ow += PW::N) window(PW{}, rw, ow);
+          if (ow < W.out) window(PW{}, rw, W.out - PW::N);  // overlaps: stores the same values
+        } else {
+          for (int64_t ow = 0; ow < W.out; ++ow) window(P1{}, r1o, ow);
+        }
+      });
+    }
+    return true;
+  }
+}
+
+// Owned windows, else the gather, else the scatter.
+template <template <class> class R, class S, int SK>
+void backward_contiguous_with(const KernelArgs& a, int64_t begin, int64_t end) {
+  if (backward_owned<R, S, SK>(a, begin, end) || backward_gather<R, S, SK>(a, begin, end)) return;
+  backward_rows<R, S, SK>(a, begin, end);
+}
+
 template <template <class> class R, class S>
 void backward_contiguous(const KernelArgs& a, int64_t begin, int64_t end) {
   switch (a.g.dim[2].s) {
     case 1:
-      if (!backward_gather<R, S, 1>(a, begin, end)) backward_rows<R, S, 1>(a, begin, end);
-      return;
+      return backward_contiguous_with<R, S, 1>(a, begin, end);
     case 2:
-      if (!backward_gather<R, S, 2>(a, begin, end)) backward_rows<R, S, 2>(a, begin, end);
-      return;
+      return backward_contiguous_with<R, S, 2>(a, begin, end);
     default:
-      if (!backward_gather<R, S, 0>(a, begin, end)) backward_rows<R, S, 0>(a, begin, end);
-      return;
+      return backward_contiguous_with<R, S, 0>(a, begin, end);
   }
 }
 

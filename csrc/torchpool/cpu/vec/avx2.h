@@ -89,6 +89,13 @@ struct PackF {
     return _mm256_load_ps(t);
   }
 
+  // Lane l of even at p[2l], of odd at p[2l + 1] (writes 2N).
+  template <class S>
+  static TP_INLINE void store2(S* p, F even, F odd) {
+    const F lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);  // e0 o0 e1 o1 | e4 o4 e5 o5
+    store(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+    store(p + N, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
   static TP_INLINE void store(float* p, F v) { _mm256_storeu_ps(p, v); }
   static TP_INLINE void store(bf16* p, F v) {
     __m256i u = _mm256_castps_si256(v);
@@ -109,6 +116,7 @@ struct PackF {
   static TP_INLINE F add(F a, F b) { return _mm256_add_ps(a, b); }
   static TP_INLINE F sub(F a, F b) { return _mm256_sub_ps(a, b); }
   static TP_INLINE F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static TP_INLINE F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static TP_INLINE F div(F a, F b) { return _mm256_div_ps(a, b); }
   static TP_INLINE F max(F a, F b) { return _mm256_max_ps(a, b); }
   static TP_INLINE M gt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
@@ -130,6 +138,7 @@ struct PackF {
     return _mm256_castsi256_ps(_mm256_slli_epi32(u, 23));
   }
   static TP_INLINE F exp(F x) { return exp_of<PackF>(x); }
+  static TP_INLINE F exp_floor(F& x) { return exp_of<PackF>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
     return philox_uniform8(seed, offset, first, step);
   }
@@ -189,10 +198,16 @@ struct PackD {
     return _mm256_setr_pd(p[0], p[stride], p[2 * stride], p[3 * stride]);
   }
   static TP_INLINE void store(double* p, F v) { _mm256_storeu_pd(p, v); }
+  static TP_INLINE void store2(double* p, F even, F odd) {
+    const F lo = _mm256_unpacklo_pd(even, odd), hi = _mm256_unpackhi_pd(even, odd);  // e0 o0 | e2 o2
+    store(p, _mm256_permute2f128_pd(lo, hi, 0x20));
+    store(p + N, _mm256_permute2f128_pd(lo, hi, 0x31));
+  }
 
   static TP_INLINE F add(F a, F b) { return _mm256_add_pd(a, b); }
   static TP_INLINE F sub(F a, F b) { return _mm256_sub_pd(a, b); }
   static TP_INLINE F mul(F a, F b) { return _mm256_mul_pd(a, b); }
+  static TP_INLINE F fma(F a, F b, F c) { return _mm256_fmadd_pd(a, b, c); }
   static TP_INLINE F div(F a, F b) { return _mm256_div_pd(a, b); }
   static TP_INLINE F max(F a, F b) { return _mm256_max_pd(a, b); }
   static TP_INLINE M gt(F a, F b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
@@ -219,6 +234,7 @@ struct PackD {
     return _mm256_castsi256_pd(_mm256_slli_epi64(u, 52));
   }
   static TP_INLINE F exp(F x) { return exp_of<PackD>(x); }
+  static TP_INLINE F exp_floor(F& x) { return exp_of<PackD>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
     return _mm256_cvtps_pd(_mm256_castps256_ps128(philox_uniform8(seed, offset, first, step)));
   }

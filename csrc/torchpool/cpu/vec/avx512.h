@@ -86,6 +86,14 @@ struct PackF {
     return _mm512_load_ps(t);
   }
 
+  // Lane l of even at p[2l], of odd at p[2l + 1] (writes 2N).
+  template <class S>
+  static TP_INLINE void store2(S* p, F even, F odd) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    store(p, _mm512_permutex2var_ps(even, lo, odd));
+    store(p + N, _mm512_permutex2var_ps(even, hi, odd));
+  }
   static TP_INLINE void store(float* p, F v) { _mm512_storeu_ps(p, v); }
   static TP_INLINE void store(bf16* p, F v) {
     __m512i u = _mm512_castps_si512(v);
@@ -103,6 +111,7 @@ struct PackF {
   static TP_INLINE F add(F a, F b) { return _mm512_add_ps(a, b); }
   static TP_INLINE F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   static TP_INLINE F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static TP_INLINE F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static TP_INLINE F div(F a, F b) { return _mm512_div_ps(a, b); }
   static TP_INLINE F max(F a, F b) { return _mm512_max_ps(a, b); }
   static TP_INLINE M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
@@ -122,6 +131,7 @@ struct PackF {
     return _mm512_castsi512_ps(_mm512_slli_epi32(u, 23));
   }
   static TP_INLINE F exp(F x) { return exp_of<PackF>(x); }
+  static TP_INLINE F exp_floor(F& x) { return exp_of<PackF>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
     return philox_uniform16(seed, offset, first, step);
   }
@@ -180,10 +190,15 @@ struct PackD {
     return _mm512_load_pd(t);
   }
   static TP_INLINE void store(double* p, F v) { _mm512_storeu_pd(p, v); }
+  static TP_INLINE void store2(double* p, F even, F odd) {
+    store(p, _mm512_permutex2var_pd(even, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), odd));
+    store(p + N, _mm512_permutex2var_pd(even, _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), odd));
+  }
 
   static TP_INLINE F add(F a, F b) { return _mm512_add_pd(a, b); }
   static TP_INLINE F sub(F a, F b) { return _mm512_sub_pd(a, b); }
   static TP_INLINE F mul(F a, F b) { return _mm512_mul_pd(a, b); }
+  static TP_INLINE F fma(F a, F b, F c) { return _mm512_fmadd_pd(a, b, c); }
   static TP_INLINE F div(F a, F b) { return _mm512_div_pd(a, b); }
   static TP_INLINE F max(F a, F b) { return _mm512_max_pd(a, b); }
   static TP_INLINE M gt(F a, F b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
@@ -206,6 +221,7 @@ struct PackD {
     return _mm512_castsi512_pd(_mm512_slli_epi64(u, 52));
   }
   static TP_INLINE F exp(F x) { return exp_of<PackD>(x); }
+  static TP_INLINE F exp_floor(F& x) { return exp_of<PackD>(x); }
   // The first 8 of 16 lanes (double is no speed target).
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
     return _mm512_cvtps_pd(_mm512_castps512_ps256(philox_uniform16(seed, offset, first, step)));

@@ -5,12 +5,15 @@
 //
 //   T F I M N        compute type, value lanes, index lanes, lane mask, lane count
 //   wide_index       true if index lanes are int64 (else int32: planes < 2^31)
-//   set1 load load2 loadn store   loads convert any storage type to T; load2 takes
-//                    every 2nd element (reads 2N), loadn any stride
-//   add sub mul div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
+//   set1 load load2 loadn store store2   loads convert any storage type to T; load2
+//                    takes every 2nd element (reads 2N), loadn any stride; store2
+//                    interleaves two packs (writes 2N: lane l of the first at 2l)
+//   add sub mul fma div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
+//                    (fma(a, b, c): a*b + c rounded once)
 //   lanes iadd iset1 iselect store_idx                             index lanes
 //   acc_add acc_add2 acc_addn        add lanes into T accumulators at stride 1, 2, n
-//   exp              e^x by exp_of() below: the same operations at every level
+//   exp exp_floor    e^x by exp_of() below: the same operations at every level;
+//                    exp_floor also floors x at the exp's zero (x e^x stays finite)
 //   perm permute     lane l of permute(v, perm(idx)) is lane idx[l] of v (idx: N lanes)
 //   ieq              index lanes equal (a lane mask)
 //   uniform          Philox uniforms in [0, 1) of the linear indices first + l*step,
@@ -23,6 +26,7 @@
 #error "vec headers are only for the ISA sources (ops/cpu/isa/), built once per CPU level"
 #endif
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -96,9 +100,10 @@ TP_INLINE void narrow(bf16* p, float v) { *p = to_bf16(v); }
 // e^x by the same operations at every level and width, so that the levels agree bit
 // for bit: x = n ln2 + r with n = round(x / ln2) and |r| <= ln2/2, e^r by its Taylor
 // series (degree 7 in float, 13 in double: under an ulp), times 2^n made in the
-// exponent bits (P::scale2). Plain mul and add, never fma (the scalar level has none).
+// exponent bits (P::scale2). Fused multiply-adds, each rounded once at every level
+// (the scalar level's std::fma too), and nothing else fused (-ffp-contract=off).
 // For x up to 88 (float) or 709 (double); below `lo` (where e^x is subnormal), and -inf,
-// it gives 0; NaN gives NaN.
+// it gives 0; NaN gives NaN. x itself is floored at lo, so that x e^x stays finite.
 template <class T>
 struct ExpConstants;
 template <>
@@ -123,16 +128,16 @@ constexpr double inv_factorial(int k) {
 }
 
 template <class P, class F>
-TP_INLINE F exp_of(const F& x) {
+TP_INLINE F exp_of(F& x) {
   using T = typename P::T;
   using C = ExpConstants<T>;
   const auto below = P::lt(x, P::set1(C::lo));
-  const F xc = P::select(below, P::set1(C::lo), x);
-  const F t = P::add(P::mul(xc, P::set1(C::log2e)), P::set1(C::round));  // n + round
+  x = P::select(below, P::set1(C::lo), x);
+  const F t = P::fma(x, P::set1(C::log2e), P::set1(C::round));  // n + round
   const F n = P::sub(t, P::set1(C::round));
-  const F r = P::sub(P::sub(xc, P::mul(n, P::set1(C::ln2_hi))), P::mul(n, P::set1(C::ln2_lo)));
+  const F r = P::fma(n, P::set1(-C::ln2_lo), P::fma(n, P::set1(-C::ln2_hi), x));
   F p = P::set1(T(inv_factorial(C::degree)));
-  for (int k = C::degree - 1; k >= 0; --k) p = P::add(P::mul(p, r), P::set1(T(inv_factorial(k))));
+  for (int k = C::degree - 1; k >= 0; --k) p = P::fma(p, r, P::set1(T(inv_factorial(k))));
   return P::select(below, P::set1(T(0)), P::mul(p, P::scale2(t)));
 }
 
@@ -176,10 +181,16 @@ struct Pack1 {
   static TP_INLINE void store(S* p, F v) {
     narrow(p, v);
   }
+  template <class S>
+  static TP_INLINE void store2(S* p, F even, F odd) {
+    narrow(p, even);
+    narrow(p + 1, odd);
+  }
 
   static TP_INLINE F add(F a, F b) { return a + b; }
   static TP_INLINE F sub(F a, F b) { return a - b; }
   static TP_INLINE F mul(F a, F b) { return a * b; }
+  static TP_INLINE F fma(F a, F b, F c) { return std::fma(a, b, c); }
   static TP_INLINE F div(F a, F b) { return a / b; }
   static TP_INLINE F max(F a, F b) { return a > b ? a : b; }
   static TP_INLINE M gt(F a, F b) { return a > b; }
@@ -196,6 +207,7 @@ struct Pack1 {
   static TP_INLINE F permute(F v, Perm) { return v; }
   static TP_INLINE F scale2(F t) { return scale2_bits(t); }
   static TP_INLINE F exp(F x) { return exp_of<Pack1>(x); }
+  static TP_INLINE F exp_floor(F& x) { return exp_of<Pack1>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t) {
     return F(philox::uniform(philox::bits(seed, offset, uint64_t(first))));
   }

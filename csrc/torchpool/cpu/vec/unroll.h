@@ -45,6 +45,12 @@ struct Unroll {
     for (int u = 0; u < U; ++u) r.v[u] = P::name(a.v[u], b.v[u]); \
     return r;                              \
   }
+#define TP_UNROLL_3(R, name, P1)                                           \
+  static TP_INLINE R name(P1 a, P1 b, P1 c) {                             \
+    R r;                                                                   \
+    for (int u = 0; u < U; ++u) r.v[u] = P::name(a.v[u], b.v[u], c.v[u]); \
+    return r;                                                              \
+  }
 #define TP_UNROLL_SEL(R, name)                                              \
   static TP_INLINE R name(const M& m, const R& a, const R& b) {             \
     R r;                                                                    \
@@ -54,6 +60,7 @@ struct Unroll {
   TP_UNROLL_2(F, add, const F&, const F&)
   TP_UNROLL_2(F, sub, const F&, const F&)
   TP_UNROLL_2(F, mul, const F&, const F&)
+  TP_UNROLL_3(F, fma, const F&)
   TP_UNROLL_2(F, div, const F&, const F&)
   TP_UNROLL_2(F, max, const F&, const F&)
   TP_UNROLL_2(M, gt, const F&, const F&)
@@ -69,6 +76,7 @@ struct Unroll {
   TP_UNROLL_SEL(I, iselect)
 #undef TP_UNROLL_1
 #undef TP_UNROLL_2
+#undef TP_UNROLL_3
 #undef TP_UNROLL_SEL
 
   static TP_INLINE F set1(T x) {
@@ -84,6 +92,11 @@ struct Unroll {
   static TP_INLINE I iadd(const I& a, int64_t c) {
     I r;
     for (int u = 0; u < U; ++u) r.v[u] = P::iadd(a.v[u], c);
+    return r;
+  }
+  static TP_INLINE F exp_floor(F& x) {
+    F r;
+    for (int u = 0; u < U; ++u) r.v[u] = P::exp_floor(x.v[u]);
     return r;
   }
   static TP_INLINE bool any(const M& m) {

@@ -10,8 +10,8 @@ namespace torchpool {
 namespace cuda {
 
 // The CPU's reducer (ops/cpu/isa/soft_pool.cpp), operation for operation, with the CPU's
-// exp (pack.h): around the window max m, d_i = x_i - m (0 where x_i equals m, floored at
-// kFloor where e^d is 0), e_i = e^{d_i}, S = sum e_i, c = sum e_i d_i / S; y = m + c and
+// exp (pack.h): around the window max m, d_i = x_i - m (0 where x_i equals m, floored
+// where e^d is 0), e_i = e^{d_i}, S = sum e_i, c = sum e_i d_i / S; y = m + c and
 // dy/dx_i = (e_i / S)(1 + d_i - c). No overflow whatever the input; a NaN makes the
 // window's result NaN.
 template <class P>
@@ -22,31 +22,34 @@ struct SoftReduce {
   static constexpr bool needs_input = true;
   TP_INLINE explicit SoftReduce(const KernelArgs&) {}
 
-  TP_INLINE static F floor_value() { return P::set1(T(-1000)); }  // below the exp's zero
-  // Max pooling's rule: NaN wins.
-  template <class Win>
-  TP_INLINE static F window_max(const Win& w) {
-    F m = P::set1(-T(INFINITY));
-    w.visit([&](const F& x, const I&) { m = P::select(P::mor(P::gt(x, m), P::isnan(x)), x, m); });
-    return m;
+  // e_i, with d set to d_i (floored). Finite m: x_i - m is 0 where x_i equals m anyway.
+  template <bool InfM = true>
+  TP_INLINE static F weight(const F& x, const F& m, F& d) {
+    d = P::sub(x, m);
+    if constexpr (InfM) d = P::select(P::eq(x, m), P::set1(T(0)), d);
+    return P::exp_floor(d);
   }
-  TP_INLINE static F shifted(const F& x, const F& m) {
-    const F d = P::select(P::eq(x, m), P::set1(T(0)), P::sub(x, m));
-    return P::select(P::lt(d, floor_value()), floor_value(), d);
-  }
+  // m, S and c of the window. The max ignores a NaN (P::max keeps m), which makes the
+  // sums, and so the result and the gradient, NaN all the same.
   struct Stats {
     F m, s, c;
   };
-  template <class Win>
-  TP_INLINE static Stats stats(const Win& w) {
-    const F m = window_max(w);
+  template <bool InfM, class Win>
+  TP_INLINE static Stats sums(const Win& w, const F& m) {
     F s = P::set1(T(0)), t = P::set1(T(0));
     w.visit([&](const F& x, const I&) {
-      const F d = shifted(x, m), e = P::exp(d);
+      F d;
+      const F e = weight<InfM>(x, m, d);
       s = P::add(s, e);
-      t = P::add(t, P::mul(e, d));
+      t = P::fma(e, d, t);
     });
     return Stats{m, s, P::div(t, s)};
+  }
+  template <class Win>
+  TP_INLINE static Stats stats(const Win& w) {
+    F m = P::set1(-T(INFINITY));
+    w.visit([&](const F& x, const I&) { m = P::max(m, x); });
+    return P::any(P::isnan(P::sub(m, m))) ? sums<true>(w, m) : sums<false>(w, m);
   }
 
   template <class Win, class S>
@@ -56,16 +59,17 @@ struct SoftReduce {
   }
 
   struct State {
-    F m, c, scale;  // scale: grad / S
+    F m, c1, scale;  // c1: 1 - c; scale: grad / S
   };
   template <class Win>
   TP_INLINE State prep(const Win& w, const F& grad) const {
     const Stats st = stats(w);
-    return State{st.m, st.c, P::div(grad, st.s)};
+    return State{st.m, P::sub(P::set1(T(1)), st.c), P::div(grad, st.s)};
   }
   TP_INLINE F contrib(const State& st, const F& x, const I&) const {
-    const F d = shifted(x, st.m);
-    return P::mul(P::mul(st.scale, P::exp(d)), P::add(P::sub(d, st.c), P::set1(T(1))));
+    F d;
+    const F e = weight(x, st.m, d);
+    return P::mul(P::mul(st.scale, e), P::add(d, st.c1));
   }
 };
 

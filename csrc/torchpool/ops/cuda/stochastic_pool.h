@@ -22,12 +22,15 @@ struct Weights {
   using I = typename P::I;
   using M = typename P::M;
 
+  static constexpr T kMinNormal = T(sizeof(T) == 4 ? 1.17549435082228750797e-38 : 2.22507385850720138309e-308);
   TP_INLINE static F weight(const F& x) { return P::select(P::lt(x, P::set1(T(0))), P::set1(T(0)), x); }
 
   struct Stats {
     F s, max;
     I argmax;
     M as_max;  // the lanes max-pooled
+    F r;       // 1 / S
+    bool tiny;  // some lane's S is positive but subnormal
   };
   template <class Win>
   TP_INLINE static Stats stats(const Win& w) {
@@ -40,7 +43,13 @@ struct Weights {
       at = P::iselect(up, i, at);
     });
     const auto ok = P::mand(P::gt(s, P::set1(T(0))), P::lt(s, P::set1(T(INFINITY))));
-    return Stats{s, m, at, P::mnot(ok)};
+    const bool tiny = P::any(P::mand(P::gt(s, P::set1(T(0))), P::lt(s, P::set1(kMinNormal))));
+    return Stats{s, m, at, P::mnot(ok), P::div(P::set1(T(1)), s), tiny};
+  }
+  // v / S: times 1/S where S is normal, divided where it is subnormal, lane by lane.
+  TP_INLINE static F ratio(const F& v, const F& s, const F& r, bool tiny) {
+    const F q = P::mul(v, r);
+    return tiny ? P::select(P::lt(s, P::set1(kMinNormal)), P::div(v, s), q) : q;
   }
   // z = sum_i (w_i / S)^2: sum w_i x_i / S = S z, from ratios <= 1 (no overflow, no
   // digits lost to underflow).
@@ -48,8 +57,8 @@ struct Weights {
   TP_INLINE static F squares(const Win& w, const Stats& st) {
     F z = P::set1(T(0));
     w.visit([&](const F& x, const I&) {
-      const F q = P::div(weight(x), st.s);
-      z = P::add(z, P::mul(q, q));
+      const F q = ratio(weight(x), st.s, st.r, st.tiny);
+      z = P::fma(q, q, z);
     });
     return z;
   }
@@ -106,18 +115,19 @@ struct EvalReduce : Weights<P> {
   }
 
   struct State {
-    F s, z, grad;
+    F s, r, z, grad;
     I argmax;
     M as_max;
+    bool tiny;
   };
   template <class Win>
   TP_INLINE State prep(const Win& w, const F& grad) const {
     const typename W::Stats st = W::stats(w);
-    return State{st.s, W::squares(w, st), grad, st.argmax, st.as_max};
+    return State{st.s, st.r, W::squares(w, st), grad, st.argmax, st.as_max, st.tiny};
   }
   TP_INLINE F contrib(const State& st, const F& x, const I& i) const {
     const F zero = P::set1(T(0));
-    const F q = P::div(x, st.s);
+    const F q = W::ratio(x, st.s, st.r, st.tiny);
     const F weighted = P::select(P::gt(x, zero), P::mul(st.grad, P::sub(P::add(q, q), st.z)), zero);
     const F routed = P::select(P::ieq(i, st.argmax), st.grad, zero);
     return P::select(st.as_max, routed, weighted);

@@ -18,6 +18,7 @@ struct AvgReduce {
   using I = typename P::I;
   static constexpr bool needs_input = false;
   static constexpr bool gathers = true;  // State: value packs (contiguous.h)
+  static constexpr int own_taps = 0;      // no owned-window backward (the gather serves)
   AvgPoolParams prm;
   explicit AvgReduce(const KernelArgs& a) : prm(*static_cast<const AvgPoolParams*>(a.params)) {}
 

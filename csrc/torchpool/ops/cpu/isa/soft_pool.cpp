@@ -14,8 +14,8 @@ namespace {
 // dy/dx_i = (e_i / S)(1 + d_i - c): no overflow whatever the input, one exp per
 // element in the forward. Infinities: d_i is 0 where x_i equals m (so +inf elements
 // share the weight of a window holding +inf, and an all -inf window gives -inf with
-// equal weights), and floored at kFloor, where e_i is 0 (so -inf elements weigh 0
-// without 0 * inf). A NaN makes m, and the whole window's result, NaN.
+// equal weights), and floored at the exp's zero (P::exp_floor), where e_i is 0 (so
+// -inf elements weigh 0 without 0 * inf). A NaN makes the whole window's result NaN.
 template <class P>
 struct SoftReduce {
   using T = typename P::T;
@@ -23,34 +23,42 @@ struct SoftReduce {
   using I = typename P::I;
   static constexpr bool needs_input = true;
   static constexpr bool gathers = true;  // State: value packs (contiguous.h)
-  static constexpr T kFloor = T(-1000);  // below the exp's zero in float and double
   explicit SoftReduce(const KernelArgs&) {}
 
-  // Max pooling's rule: NaN wins.
-  template <class Win>
-  TP_INLINE static F window_max(const Win& w) {
-    F m = P::set1(-__builtin_inf());
-    w.visit([&](F x, I) { m = P::select(P::mor(P::gt(x, m), P::isnan(x)), x, m); });
-    return m;
+  // e_i, with d set to d_i (floored). Finite m: x_i - m is 0 where x_i equals m anyway.
+  template <bool InfM = true>
+  TP_INLINE static F weight(F x, const F& m, F& d) {
+    d = P::sub(x, m);
+    if constexpr (InfM) d = P::select(P::eq(x, m), P::set1(T(0)), d);
+    return P::exp_floor(d);
   }
-  TP_INLINE static F shifted(F x, F m) {
-    const F d = P::select(P::eq(x, m), P::set1(T(0)), P::sub(x, m));
-    return P::select(P::lt(d, P::set1(kFloor)), P::set1(kFloor), d);
-  }
-  // m, S and c of the window.
+  // m, S and c of the window. The max ignores a NaN (P::max keeps m), which makes the
+  // sums, and so the result and the gradient, NaN all the same. keep(e_i, d_i) sees
+  // each element's terms.
   struct Stats {
     F m, s, c;
   };
-  template <class Win>
-  TP_INLINE static Stats stats(const Win& w) {
-    const F m = window_max(w);
+  template <bool InfM, class Win, class Keep>
+  TP_INLINE static Stats sums(const Win& w, const F& m, Keep&& keep) {
     F s = P::set1(T(0)), t = P::set1(T(0));
     w.visit([&](F x, I) {
-      const F d = shifted(x, m), e = P::exp(d);
+      F d;
+      const F e = weight<InfM>(x, m, d);
       s = P::add(s, e);
-      t = P::add(t, P::mul(e, d));
+      t = P::fma(e, d, t);
+      keep(e, d);
     });
     return Stats{m, s, P::div(t, s)};
+  }
+  template <class Win, class Keep>
+  TP_INLINE static Stats stats(const Win& w, Keep&& keep) {
+    F m = P::set1(-T(INFINITY));
+    w.visit([&](F x, I) { m = P::max(m, x); });
+    return P::any(P::isnan(P::sub(m, m))) ? sums<true>(w, m, keep) : sums<false>(w, m, keep);
+  }
+  template <class Win>
+  TP_INLINE static Stats stats(const Win& w) {
+    return stats(w, [](const F&, const F&) {});
   }
 
   template <class Win, class S>
@@ -60,16 +68,33 @@ struct SoftReduce {
   }
 
   struct State {
-    F m, c, scale;  // scale: grad / S
+    F m, c1, scale;  // c1: 1 - c; scale: grad / S
   };
+  TP_INLINE static State state(const Stats& st, F grad) {
+    return State{st.m, P::sub(P::set1(T(1)), st.c), P::div(grad, st.s)};
+  }
+  TP_INLINE static F contrib(const State& st, const F& e, const F& d) {
+    return P::mul(P::mul(st.scale, e), P::add(d, st.c1));
+  }
   template <class Win>
   TP_INLINE State prep(const Win& w, F grad) const {
-    const Stats st = stats(w);
-    return State{st.m, st.c, P::div(grad, st.s)};
+    return state(stats(w), grad);
   }
   TP_INLINE F contrib(const State& st, F x, I) const {
-    const F d = shifted(x, st.m);
-    return P::mul(P::mul(st.scale, P::exp(d)), P::add(P::sub(d, st.c), P::set1(T(1))));
+    F d;
+    const F e = weight(x, st.m, d);
+    return contrib(st, e, d);
+  }
+  // A window no other window shares an element with (contiguous.h, backward_owned):
+  // its elements' contributions in visit order, each e_i kept from the sums rather
+  // than taken again; the same bits as the gather's sum of the one contribution from 0.
+  static constexpr int own_taps = 16;
+  template <class Win>
+  TP_INLINE void own(const Win& w, F grad, F* out) const {
+    F e[own_taps], d[own_taps];
+    int n = 0;
+    const State st = state(stats(w, [&](const F& ei, const F& di) { e[n] = ei, d[n++] = di; }), grad);
+    for (int k = 0; k < n; ++k) out[k] = P::add(P::set1(T(0)), contrib(st, e[k], d[k]));
   }
 };
 
