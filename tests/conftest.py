@@ -11,6 +11,15 @@ DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 LAYOUTS = ["contiguous", "channels_last", "strided"]
 
 
+# (nd, shape, kernel) whose windows tile the input (stride = kernel, every size a
+# multiple of it): soft and stochastic evaluation then take the owned-window backward.
+TILED = [
+    (1, (2, 5, 64), 2), (1, (3, 40, 12), 3),
+    (2, (2, 3, 8, 36), 2), (2, (1, 70, 6, 4), 2), (2, (2, 3, 6, 36), (3, 2)),
+    (3, (1, 2, 4, 4, 34), 2), (3, (1, 40, 2, 4, 2), 2),
+]
+
+
 def devices():
     """The CPU, and CUDA where a GPU is present (CUDA tests skip, saying so, when not)."""
     cuda = torch.cuda.is_available() and torchpool.build_info()["cuda"]

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 
 import torchpool
 import torchpool.nn as tnn
-from conftest import (DTYPES, LAYOUTS, assert_bits, assert_close, assert_format, assert_same, assert_sum_close, devices,
-                      in_layout, make_input, on_device, windows)
+from conftest import (DTYPES, LAYOUTS, TILED, assert_bits, assert_close, assert_format, assert_same,
+                      assert_sum_close, devices, in_layout, make_input, on_device, windows)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -105,14 +105,6 @@ def test_forward_backward(nd, dtype, layout, device):
             assert_sum_close(xg.grad.cpu(), want.to(dtype), magnitude, dtype, what + " grad")
             checked += 1
     assert checked > 20
-
-
-# Windows that tile the input: stride = kernel, every size a multiple of it.
-TILED = [
-    (1, (2, 5, 64), 2), (1, (3, 40, 12), 3),
-    (2, (2, 3, 8, 36), 2), (2, (1, 70, 6, 4), 2), (2, (2, 3, 6, 36), (3, 2)),
-    (3, (1, 2, 4, 4, 34), 2), (3, (1, 40, 2, 4, 2), 2),
-]
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 import torchpool
 import torchpool.nn as tnn
-from conftest import (DTYPES, LAYOUTS, _per_dim, assert_close, assert_format, assert_same, assert_sum_close,
-                      devices, in_layout, make_input, on_device, windows)
+from conftest import (DTYPES, LAYOUTS, TILED, _per_dim, assert_bits, assert_close, assert_format, assert_same,
+                      assert_sum_close, devices, in_layout, make_input, on_device, windows)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -165,6 +165,32 @@ def philox(ctr, key):
 def uniform(seed, offset, index):
     ctr = [index & MASK, index >> 32 & MASK, offset & MASK, offset >> 32 & MASK]
     return (philox(ctr, (seed & MASK, seed >> 32 & MASK))[0] >> 8) * 2.0**-24
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd,shape,k", TILED)
+def test_tiled_windows_in_evaluation(nd, shape, k, dtype, layout):
+    """Evaluation over tiling windows takes the backward that stores each window's
+    contributions at once (backward_owned): its gradient is the reference's, and bit for
+    bit the scatter's, which the same values take with one more column that no window holds."""
+    gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), layout, "tiled eval")) % 2**31)
+    fn = getattr(torchpool, f"stochastic_pool{nd}d")
+    wide = make_input(shape[:-1] + (shape[-1] + 1,), dtype, generator=gen)
+    x = in_layout(wide[..., :-1].contiguous(), layout).requires_grad_()
+    xw = in_layout(wide, layout).requires_grad_()
+    out, out_w = fn(x, k, training=False), fn(xw, k, training=False)
+    what = f"stochastic_pool{nd}d{shape} k={k} {dtype} {layout} eval"
+    assert_same(out, out_w, what)
+    ref = stochastic_ref(x.detach(), nd, kernel_size=k)
+    assert_close(out.detach(), ref["y"].to(dtype), dtype, what)
+    g = torch.randn(out.shape, generator=gen).to(dtype)
+    out.backward(g)
+    out_w.backward(g)
+    want, magnitude = ref["grad"](g)
+    assert_sum_close(x.grad, want.to(dtype), magnitude, dtype, what + " grad")
+    assert_bits(x.grad, xw.grad[..., :-1], what + " grad against the scatter's")
+    assert bool((xw.grad[..., -1] == 0).all()), what
 
 
 def test_python_philox_known_answers():

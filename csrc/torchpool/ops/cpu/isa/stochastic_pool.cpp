@@ -112,7 +112,6 @@ struct EvalReduce : Weights<P> {
   using M = typename P::M;
   static constexpr bool needs_input = true;
   static constexpr bool gathers = false;  // State holds an index and a mask: scatters
-  static constexpr int own_taps = 0;       // no owned-window backward
   explicit EvalReduce(const KernelArgs&) {}
 
   template <class Win, class S>
@@ -139,6 +138,15 @@ struct EvalReduce : Weights<P> {
     const F weighted = P::select(P::gt(x, zero), P::mul(st.grad, P::sub(P::add(q, q), st.z)), zero);
     const F routed = P::select(P::ieq(i, st.argmax), st.grad, zero);
     return P::select(st.as_max, routed, weighted);
+  }
+  // A window no other window shares an element with (contiguous.h, backward_owned):
+  // its elements' contributions in visit order, as the scatter's sums from 0 give them.
+  static constexpr int own_taps = 16;
+  template <class Win>
+  TP_INLINE void own(const Win& w, F grad, F* out) const {
+    const State st = prep(w, grad);
+    int n = 0;
+    w.visit([&](F x, I i) { out[n++] = P::add(P::set1(T(0)), contrib(st, x, i)); });
   }
 };
 
