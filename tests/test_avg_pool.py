@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import (DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input,
-                      on_device)
+from conftest import (DTYPES, LAYOUTS, TILED, assert_bits, assert_close, assert_format, assert_same, devices,
+                      in_layout, make_input, on_device)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -80,6 +80,31 @@ def test_forward_backward(nd, dtype, layout, device):
                 assert_close(xg.grad.cpu(), xr.grad.to(dtype), dtype, what + " grad")
             checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd,shape,k", TILED + [(2, (1, 3, 14, 14), 7), (3, (1, 20, 4, 4, 4), 4)])
+def test_tiled_windows(nd, shape, k, dtype, layout):
+    """Tiling windows take the backward that stores each window's gradient at once
+    (backward_owned): torch's gradient, and bit for bit the gather's, which the same values
+    take with one more column that no window holds."""
+    gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), layout, "tiled avg")) % 2**31)
+    fn = getattr(torchpool, f"avg_pool{nd}d")
+    wide = make_input(shape[:-1] + (shape[-1] + 1,), dtype, generator=gen)
+    x = in_layout(wide[..., :-1].contiguous(), layout).requires_grad_()
+    xw = in_layout(wide, layout).requires_grad_()
+    what = f"avg_pool{nd}d{shape} k={k} {dtype} {layout}"
+    out, out_w = fn(x, k), fn(xw, k)
+    assert_same(out, out_w, what)
+    g = torch.randn(out.shape, generator=gen).to(dtype)
+    out.backward(g)
+    out_w.backward(g)
+    xr = x.detach().double().contiguous().requires_grad_()
+    torch_avg(xr, nd, kernel_size=k).backward(g.double())
+    assert_close(x.grad, xr.grad.to(dtype), dtype, what + " grad")
+    assert_bits(x.grad, xw.grad[..., :-1], what + " grad against the gather's")
+    assert bool((xw.grad[..., -1] == 0).all()), what
 
 
 def test_divisor_override_checks():

@@ -255,7 +255,7 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
       const int64_t n = item / a.bands;
       int64_t r0, r1;
       band_rows(a, item % a.bands, r0, r1);
-      const S* ib = in + n * in_plane * C;
+      const S* ib = in ? in + n * in_plane * C : nullptr;  // none where the reducer needs none
       S* gb = gin + n * in_plane * C;
       rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps&, int64_t, int64_t) {
         PixelCursor cur(g, prow * W.out);
@@ -263,7 +263,7 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
           const int64_t o = prow * W.out + ow;
           channel_packs<S>(0, C, rm, rw, r1o, [&](auto tag, const auto& red, int64_t c) {
             using P = decltype(tag);
-            auto w = pixel_window<P, S>(g, tt, cur, ib + c, (n * C + c) * out_plane + o);
+            auto w = pixel_window<P, S>(g, tt, cur, ib ? ib + c : nullptr, (n * C + c) * out_plane + o);
             w.out_off = (n * out_plane + o) * C + c;
             typename P::F v[kTaps];
             red.own(w, w.load_out(gout), v);

@@ -780,7 +780,7 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
       const int64_t plane = item / a.bands;
       int64_t r0, r1;
       band_rows(a, item % a.bands, r0, r1);
-      const S* ip = in + plane * in_plane;
+      const S* ip = in ? in + plane * in_plane : nullptr;  // none where the reducer needs none
       S* gp = gin + plane * in_plane;
       rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps& rt, int64_t, int64_t) {
         const int64_t row = plane * D.out * H.out + prow;

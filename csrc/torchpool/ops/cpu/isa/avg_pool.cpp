@@ -18,7 +18,6 @@ struct AvgReduce {
   using I = typename P::I;
   static constexpr bool needs_input = false;
   static constexpr bool gathers = true;  // State: value packs (contiguous.h)
-  static constexpr int own_taps = 0;      // no owned-window backward (the gather serves)
   AvgPoolParams prm;
   explicit AvgReduce(const KernelArgs& a) : prm(*static_cast<const AvgPoolParams*>(a.params)) {}
 
@@ -43,6 +42,14 @@ struct AvgReduce {
     return State{P::div(grad, divisor(w))};
   }
   TP_INLINE F contrib(const State& st, F, I) const { return st.delta; }
+  // A window no other window shares an element with (contiguous.h, backward_owned):
+  // grad / divisor for each of its elements, as the gather's sum from 0 gives it.
+  static constexpr int own_taps = 64;
+  template <class Win>
+  TP_INLINE void own(const Win& w, F grad, F* out) const {
+    const F c = P::add(P::set1(T(0)), prep(w, grad).delta);
+    for (int64_t k = 0; k < w.valid; ++k) out[k] = c;
+  }
 };
 
 }  // namespace
