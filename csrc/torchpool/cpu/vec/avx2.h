@@ -137,7 +137,6 @@ struct PackF {
     const __m256i u = _mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(int32_t(127u - 0x4B400000u)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(u, 23));
   }
-  static TP_INLINE F exp(F x) { return exp_of<PackF>(x); }
   static TP_INLINE F exp_floor(F& x) { return exp_of<PackF>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
     return philox_uniform8(seed, offset, first, step);
@@ -233,7 +232,6 @@ struct PackD {
                                        _mm256_set1_epi64x(int64_t(1023u - 0x4338000000000000ull)));
     return _mm256_castsi256_pd(_mm256_slli_epi64(u, 52));
   }
-  static TP_INLINE F exp(F x) { return exp_of<PackD>(x); }
   static TP_INLINE F exp_floor(F& x) { return exp_of<PackD>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
     return _mm256_cvtps_pd(_mm256_castps256_ps128(philox_uniform8(seed, offset, first, step)));

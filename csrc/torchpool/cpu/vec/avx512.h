@@ -130,7 +130,6 @@ struct PackF {
     const __m512i u = _mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(int32_t(127u - 0x4B400000u)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(u, 23));
   }
-  static TP_INLINE F exp(F x) { return exp_of<PackF>(x); }
   static TP_INLINE F exp_floor(F& x) { return exp_of<PackF>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {
     return philox_uniform16(seed, offset, first, step);
@@ -220,7 +219,6 @@ struct PackD {
                                        _mm512_set1_epi64(int64_t(1023u - 0x4338000000000000ull)));
     return _mm512_castsi512_pd(_mm512_slli_epi64(u, 52));
   }
-  static TP_INLINE F exp(F x) { return exp_of<PackD>(x); }
   static TP_INLINE F exp_floor(F& x) { return exp_of<PackD>(x); }
   // The first 8 of 16 lanes (double is no speed target).
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t step) {

@@ -12,8 +12,8 @@
 //                    (fma(a, b, c): a*b + c rounded once)
 //   lanes iadd iset1 iselect store_idx                             index lanes
 //   acc_add acc_add2 acc_addn        add lanes into T accumulators at stride 1, 2, n
-//   exp exp_floor    e^x by exp_of() below: the same operations at every level;
-//                    exp_floor also floors x at the exp's zero (x e^x stays finite)
+//   exp_floor        e^x by exp_of() below (the same operations at every level), and
+//                    x floored at the exp's zero (x e^x stays finite)
 //   perm permute     lane l of permute(v, perm(idx)) is lane idx[l] of v (idx: N lanes)
 //   ieq              index lanes equal (a lane mask)
 //   uniform          Philox uniforms in [0, 1) of the linear indices first + l*step,
@@ -206,7 +206,6 @@ struct Pack1 {
   static TP_INLINE Perm perm(const int32_t*) { return 0; }
   static TP_INLINE F permute(F v, Perm) { return v; }
   static TP_INLINE F scale2(F t) { return scale2_bits(t); }
-  static TP_INLINE F exp(F x) { return exp_of<Pack1>(x); }
   static TP_INLINE F exp_floor(F& x) { return exp_of<Pack1>(x); }
   static TP_INLINE F uniform(uint64_t seed, uint64_t offset, int64_t first, int64_t) {
     return F(philox::uniform(philox::bits(seed, offset, uint64_t(first))));

@@ -70,7 +70,6 @@ struct Unroll {
   TP_UNROLL_2(M, mor, const M&, const M&)
   TP_UNROLL_2(M, mand, const M&, const M&)
   TP_UNROLL_1(M, mnot, const M&)
-  TP_UNROLL_1(F, exp, const F&)
   TP_UNROLL_2(M, ieq, const I&, const I&)
   TP_UNROLL_SEL(F, select)
   TP_UNROLL_SEL(I, iselect)
