@@ -39,6 +39,26 @@ def test_parity_suite_under_level(level):
     assert " passed" in proc.stdout, tail
 
 
+@pytest.mark.skipif(bool(os.environ.get("TORCHPOOL_STREAM_MIN_BYTES")), reason="already streaming")
+@pytest.mark.parametrize("level", ["avx2", "avx512"])
+def test_streaming_stores_under_level(level):
+    """Backward outputs larger than the last-level cache are written with non-temporal
+    stores (a kernel path of its own, where rows are whole cache lines); the tests'
+    tensors are small, so TORCHPOOL_STREAM_MIN_BYTES=0 takes that path on them."""
+    info = torchpool.build_info()
+    order = ["scalar", "avx2", "avx512"]
+    if level not in info["cpu_levels"] or order.index(level) > order.index(info["cpu_supported"]):
+        pytest.skip(f"{level} is not compiled or not supported by this CPU")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "test_avg_pool.py",
+         "test_soft_pool.py", "test_stochastic_pool.py", "-k", "tiled or forward_backward"],
+        cwd=HERE, capture_output=True, text=True, timeout=1800,
+        env={**os.environ, "TORCHPOOL_CPU_CAPABILITY": level, "TORCHPOOL_STREAM_MIN_BYTES": "0"})
+    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+    assert proc.returncode == 0, f"parity tests with streaming stores failed under {level}:\n{tail}"
+    assert " passed" in proc.stdout, tail
+
+
 def test_override_lowers_and_bad_values_are_ignored():
     probe = "import torchpool; print(torchpool.cpu_capability())"
     best = torchpool.build_info()["cpu_supported"]

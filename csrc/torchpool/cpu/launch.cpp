@@ -3,7 +3,11 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include <immintrin.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 namespace torchpool {
@@ -48,8 +52,24 @@ void run_bands(KernelFn fn, KernelArgs a, int64_t visits_per_item, int64_t scrat
     KernelArgs local = a;
     local.scratch = buf.data();
     fn(local, b, e);
+    _mm_sfence();  // non-temporal stores (stream2) are weakly ordered: done before the join
   });
 }
+
+// Whether a kernel writing `bytes` should write past the cache: where the output is
+// larger than the last-level cache it would be evicted before anyone reads it, and
+// a plain store first reads each line it fills. TORCHPOOL_STREAM_MIN_BYTES overrides
+// the cache size (the tests set 0 to take the streaming stores on small tensors).
+bool stream_output(int64_t bytes) {
+  static const int64_t min_bytes = [] {
+    if (const char* env = std::getenv("TORCHPOOL_STREAM_MIN_BYTES")) return int64_t(std::strtoll(env, nullptr, 10));
+    const long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return v > 0 ? int64_t(v) : int64_t(32) << 20;
+  }();
+  return bytes > min_bytes || (min_bytes == 0 && bytes > 0);
+}
+
+int64_t element_bytes(DType t) { return t == DType::f64 ? 8 : t == DType::f32 ? 4 : 2; }
 
 void check_routed(const int64_t* bad, const Geometry& g, const char* op) {
   TORCH_CHECK(bad[0] != 1, op, ": index ", bad[1], " is out of range for a plane of ",
@@ -81,6 +101,7 @@ void run_backward(KernelFn fn, KernelArgs a, const char* op) {
   if (g.planes() == 0) return;
   a.bands = cache_bands(a);
   a.disjoint_windows = g.disjoint_windows();
+  a.stream = stream_output(g.planes() * g.in_plane() * element_bytes(a.dtype));
   int64_t bad[2] = {0, 0};  // set by a kernel that met an index it cannot route
   run_bands(fn, a, std::max<int64_t>(1, g.out_plane() * group_lanes(a) * window_size(g) / a.bands),
             scratch_bytes(a), bad);

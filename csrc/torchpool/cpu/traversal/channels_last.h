@@ -250,6 +250,7 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
     const S* gout = static_cast<const S*>(a.grad_output);
     S* gin = static_cast<S*>(a.grad_input);
     const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
+    const bool stream = a.stream && whole_lines(gin, C * int64_t(sizeof(S)));  // pixels of whole lines
     const TapTables tt(g);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t n = item / a.bands;
@@ -270,7 +271,10 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
             int k = 0;
             w.visit_positions([&](int64_t sp) {  // the pixels in the band's rows
               if (sp >= r0 * W.in && sp < r1 * W.in)
-                each_part<P>(v[k], [&](int u, const auto& x) { P::Base::store(gb + sp * C + c + u * P::Base::N, x); });
+                each_part<P>(v[k], [&](int u, const auto& x) {
+                  S* dst = gb + sp * C + c + u * P::Base::N;
+                  if (stream) P::Base::stream(dst, x); else P::Base::store(dst, x);
+                });
               ++k;
             });
           });

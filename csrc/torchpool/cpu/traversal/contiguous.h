@@ -645,6 +645,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
   const int64_t row_len = W.out + PW::N;  // past W.out: zeros a pack's load may read
   StateRows<T> rows(g, K * row_len);
   if (!rows.fits()) return false;
+  const bool stream = a.stream && whole_lines(gin, W.in * int64_t(sizeof(S)));
   const TapTables tt(g);
 
   auto put = [&](T* slot, int64_t ow, const auto& st, auto tag) {
@@ -706,7 +707,10 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
               const auto c = rg.contrib(sv, x, index);
               acc = masked ? PG::select(st.mask, PG::add(acc, c), acc) : PG::add(acc, c);
             }
-          PG::store(grow + c0, acc);
+          if (stream)
+            PG::stream(grow + c0, acc);
+          else
+            PG::store(grow + c0, acc);
         };
         switch (plan.kind[p]) {
           case 0:
@@ -775,6 +779,7 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
     S* gin = static_cast<S*>(a.grad_input);
     const int64_t in_plane = g.in_plane();
     const bool wide = PW::N > 1 && (PW::wide_index || in_plane <= INT32_MAX) && W.out >= PW::N;
+    const bool stream = a.stream && whole_lines(gin, W.in * int64_t(sizeof(S)));
     const TapTables tt(g);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t plane = item / a.bands;
@@ -784,24 +789,33 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
       S* gp = gin + plane * in_plane;
       rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps& rt, int64_t, int64_t) {
         const int64_t row = plane * D.out * H.out + prow;
-        // The window rows inside the band (a window the band splits is formed by both).
-        auto window = [&](auto tag, const auto& red, int64_t ow) {
+        // Where each window row goes: its row of grad_input, or null outside the band
+        // (a window the band splits is formed by both). The same for every pack of the row.
+        S* dst[kTaps / SK];
+        int nrows = 0;
+        for (int64_t i = 0; i < rt.td.count; ++i)
+          for (int64_t k = 0; k < rt.th.count; ++k) {
+            const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
+            dst[nrows++] = r >= r0 && r < r1 ? gp + r * W.in : nullptr;
+          }
+        // Inlined: a call per pack, with its frame and reloads, cost as much as the window.
+        auto window = [&](auto tag, const auto& red, int64_t ow) __attribute__((always_inline)) {
           using P = decltype(tag);
           const auto w = row_window<P, S, SK>(g, tt, ip, rt, row, ow, true);
           typename P::F c[kTaps];  // visit order: window rows, then the SK width taps
           red.own(w, w.load_out(gout), c);
-          int n = 0;
-          for (int64_t i = 0; i < rt.td.count; ++i)
-            for (int64_t k = 0; k < rt.th.count; ++k, n += SK) {
-              const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
-              if (r < r0 || r >= r1) continue;
-              S* dst = gp + r * W.in + W.start(ow);
-              if constexpr (SK == 2) {
-                P::store2(dst, c[n], c[n + 1]);
-              } else {
-                P::store(dst, c[n]);
-              }
+          const int64_t col = W.start(ow);
+          for (int n = 0; n < nrows; ++n) {
+            if (!dst[n]) continue;
+            if constexpr (SK == 2) {
+              if (stream)
+                P::stream2(dst[n] + col, c[2 * n], c[2 * n + 1]);
+              else
+                P::store2(dst[n] + col, c[2 * n], c[2 * n + 1]);
+            } else {
+              P::store(dst[n] + col, c[n]);
             }
+          }
         };
         if (wide) {
           int64_t ow = 0;

@@ -96,6 +96,27 @@ struct PackF {
     store(p, _mm256_permute2f128_ps(lo, hi, 0x20));
     store(p + N, _mm256_permute2f128_ps(lo, hi, 0x31));
   }
+  // store past the cache (non-temporal) where p starts half a cache line (consecutive
+  // stores fill it), else store; 16-bit storage: plainly.
+  static TP_INLINE void stream(float* p, F v) {
+    if (half_line_start(p)) _mm256_stream_ps(p, v); else store(p, v);
+  }
+  template <class S>
+  static TP_INLINE void stream(S* p, F v) {
+    store(p, v);
+  }
+  // store2 past the cache where p starts a cache line, else store2. 16-bit storage:
+  // 2N elements are half a line, stored plainly.
+  static TP_INLINE void stream2(float* p, F even, F odd) {
+    if (!line_start(p)) return store2(p, even, odd);
+    const F lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+    _mm256_stream_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_stream_ps(p + N, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
+  template <class S>
+  static TP_INLINE void stream2(S* p, F even, F odd) {
+    store2(p, even, odd);
+  }
   static TP_INLINE void store(float* p, F v) { _mm256_storeu_ps(p, v); }
   static TP_INLINE void store(bf16* p, F v) {
     __m256i u = _mm256_castps_si256(v);
@@ -201,6 +222,15 @@ struct PackD {
     const F lo = _mm256_unpacklo_pd(even, odd), hi = _mm256_unpackhi_pd(even, odd);  // e0 o0 | e2 o2
     store(p, _mm256_permute2f128_pd(lo, hi, 0x20));
     store(p + N, _mm256_permute2f128_pd(lo, hi, 0x31));
+  }
+  static TP_INLINE void stream(double* p, F v) {
+    if (half_line_start(p)) _mm256_stream_pd(p, v); else store(p, v);
+  }
+  static TP_INLINE void stream2(double* p, F even, F odd) {
+    if (!line_start(p)) return store2(p, even, odd);
+    const F lo = _mm256_unpacklo_pd(even, odd), hi = _mm256_unpackhi_pd(even, odd);
+    _mm256_stream_pd(p, _mm256_permute2f128_pd(lo, hi, 0x20));
+    _mm256_stream_pd(p + N, _mm256_permute2f128_pd(lo, hi, 0x31));
   }
 
   static TP_INLINE F add(F a, F b) { return _mm256_add_pd(a, b); }

@@ -87,25 +87,59 @@ struct PackF {
   }
 
   // Lane l of even at p[2l], of odd at p[2l + 1] (writes 2N).
-  template <class S>
-  static TP_INLINE void store2(S* p, F even, F odd) {
+  static TP_INLINE void interleave(F even, F odd, F& first, F& second) {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    store(p, _mm512_permutex2var_ps(even, lo, odd));
-    store(p + N, _mm512_permutex2var_ps(even, hi, odd));
+    first = _mm512_permutex2var_ps(even, lo, odd);
+    second = _mm512_permutex2var_ps(even, hi, odd);
+  }
+  template <class S>
+  static TP_INLINE void store2(S* p, F even, F odd) {
+    F a, b;
+    interleave(even, odd, a, b);
+    store(p, a);
+    store(p + N, b);
+  }
+  // store2 past the cache (non-temporal) where p starts a cache line, else store2.
+  static TP_INLINE void stream2(float* p, F even, F odd) {
+    if (!line_start(p)) return store2(p, even, odd);
+    F a, b;
+    interleave(even, odd, a, b);
+    _mm512_stream_ps(p, a);
+    _mm512_stream_ps(p + N, b);
+  }
+  template <class S>
+  static TP_INLINE void stream2(S* p, F even, F odd) {  // 16-bit: the 2N elements are one line
+    if (!line_start(p)) return store2(p, even, odd);
+    F a, b;
+    interleave(even, odd, a, b);
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p),
+                        _mm512_inserti64x4(_mm512_castsi256_si512(bits(p, a)), bits(p, b), 1));
   }
   static TP_INLINE void store(float* p, F v) { _mm512_storeu_ps(p, v); }
-  static TP_INLINE void store(bf16* p, F v) {
+  // store past the cache where p starts a cache line (16-bit storage: half a line, plainly).
+  static TP_INLINE void stream(float* p, F v) {
+    if (line_start(p)) _mm512_stream_ps(p, v); else store(p, v);
+  }
+  template <class S>
+  static TP_INLINE void stream(S* p, F v) {
+    store(p, v);
+  }
+  template <class S>
+  static TP_INLINE void store(S* p, F v) {  // bf16, half
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), bits(p, v));
+  }
+  // The 16-bit storage of v (round to nearest even; NaN stays NaN).
+  static TP_INLINE __m256i bits(const bf16*, F v) {
     __m512i u = _mm512_castps_si512(v);
     __m512i bias = _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
     __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, bias), 16);
     r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+    return _mm512_cvtepi32_epi16(r);
   }
-  static TP_INLINE void store(half* p, F v) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                        _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  static TP_INLINE __m256i bits(const half*, F v) {
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
 
   static TP_INLINE F add(F a, F b) { return _mm512_add_ps(a, b); }
@@ -192,6 +226,14 @@ struct PackD {
   static TP_INLINE void store2(double* p, F even, F odd) {
     store(p, _mm512_permutex2var_pd(even, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), odd));
     store(p + N, _mm512_permutex2var_pd(even, _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), odd));
+  }
+  static TP_INLINE void stream(double* p, F v) {
+    if (line_start(p)) _mm512_stream_pd(p, v); else store(p, v);
+  }
+  static TP_INLINE void stream2(double* p, F even, F odd) {
+    if (!line_start(p)) return store2(p, even, odd);
+    _mm512_stream_pd(p, _mm512_permutex2var_pd(even, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), odd));
+    _mm512_stream_pd(p + N, _mm512_permutex2var_pd(even, _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), odd));
   }
 
   static TP_INLINE F add(F a, F b) { return _mm512_add_pd(a, b); }

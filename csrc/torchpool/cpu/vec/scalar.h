@@ -8,6 +8,8 @@
 //   set1 load load2 loadn store store2   loads convert any storage type to T; load2
 //                    takes every 2nd element (reads 2N), loadn any stride; store2
 //                    interleaves two packs (writes 2N: lane l of the first at 2l)
+//   stream stream2   store, store2 past the cache (non-temporal stores) where p starts
+//                    a cache line and the level's stores fill whole lines; else plainly
 //   add sub mul fma div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
 //                    (fma(a, b, c): a*b + c rounded once)
 //   lanes iadd iset1 iselect store_idx                             index lanes
@@ -88,6 +90,14 @@ TP_INLINE half to_half(float f) {
 }
 
 // Storage -> compute type, and back.
+// Whether p is the first byte of a 64-byte cache line: a non-temporal store there
+// (stream2) fills the line and needs no read of it.
+TP_INLINE bool line_start(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 63) == 0; }
+TP_INLINE bool half_line_start(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 31) == 0; }
+// Whether rows of row_bytes from base all start cache lines: only then do the traversals
+// stream (a mix of streamed and plainly stored rows is slower than plain stores alone).
+TP_INLINE bool whole_lines(const void* base, int64_t row_bytes) { return line_start(base) && row_bytes % 64 == 0; }
+
 TP_INLINE float widen(float v) { return v; }
 TP_INLINE double widen(double v) { return v; }
 TP_INLINE float widen(half v) { return to_float(v); }
@@ -185,6 +195,14 @@ struct Pack1 {
   static TP_INLINE void store2(S* p, F even, F odd) {
     narrow(p, even);
     narrow(p + 1, odd);
+  }
+  template <class S>  // no non-temporal store of one element
+  static TP_INLINE void stream(S* p, F v) {
+    store(p, v);
+  }
+  template <class S>
+  static TP_INLINE void stream2(S* p, F even, F odd) {
+    store2(p, even, odd);
   }
 
   static TP_INLINE F add(F a, F b) { return a + b; }
