@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import (DTYPES, LAYOUTS, assert_close, assert_format, assert_same, devices, make_input,
-                      on_device)
+from conftest import (DTYPES, LAYOUTS, TILED, assert_close, assert_format, assert_same, devices, in_layout,
+                      make_input, on_device)
 
 # Shapes that reach every path: long rows (vector packs along W, groups of rows)
 # with few channels, and many channels (channel packs, unrolled) on small planes.
@@ -87,6 +87,46 @@ def test_forward_backward(nd, dtype, layout, device):
                 assert_close(xg.grad.cpu(), xr.grad.to(dtype), dtype, what + " grad")
             checked += 1
     assert checked > 20
+
+
+def routed(values, idx, in_shape, assign=False):
+    """values[o] routed to position idx[o] of its plane (summed, or the last one kept), in float64."""
+    planes = values.shape[0] * values.shape[1]
+    out = torch.zeros(planes, in_shape[2:].numel(), dtype=torch.float64)
+    v, i = values.double().reshape(planes, -1), idx.reshape(planes, -1)
+    (out.scatter_ if assign else out.scatter_add_)(1, i, v)
+    return out.reshape(in_shape)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd,shape,k", [t for t in TILED if t[2] == 2 or t[2] == (3, 2)])
+def test_tiled_windows(nd, shape, k, dtype, layout):
+    """Where windows tile the input with width taps 2, the backward and max_unpool store each
+    window row's two taps at once (route_owned_rows): the gradient goes to the indices, every
+    other element is 0, and an index outside its window (the op takes any in the window's
+    rows) still routes."""
+    gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), layout, "tiled max")) % 2**31)
+    x = in_layout(make_input(shape, dtype, generator=gen), layout)
+    what = f"max_pool{nd}d{shape} k={k} {dtype} {layout}"
+    out, idx = getattr(torchpool, f"max_pool{nd}d")(x, k, return_indices=True)
+    ref_out, ref_idx = torch_ref(x, nd, kernel_size=k)
+    assert_same(out, ref_out, what)
+    assert_same(idx, ref_idx, what + " indices")
+    g = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+    g[g.abs() < 0.05] = float("nan")
+    g = g.to(dtype)
+    kk = [k] * nd if isinstance(k, int) else list(k)
+    back = getattr(torch.ops.torchpool, f"max_pool{nd}d_backward")
+    grad = back(g, x, idx, kk, kk, [0] * nd, [1] * nd, False)
+    assert_same(grad.double(), routed(g, idx, x.shape), what + " grad")
+    moved = idx.clone(memory_format=torch.contiguous_format)
+    w, i = x.shape[-1], moved.view(-1)[3]
+    moved.view(-1)[3] = i - i % w + (i % w + 2) % w  # two columns on: outside its window, in its rows
+    grad = back(g, x, moved, kk, kk, [0] * nd, [1] * nd, False)
+    assert_close(grad, routed(g, moved, x.shape).to(dtype), dtype, what + " grad, an index moved")  # may add two
+    unpooled = getattr(torchpool, f"max_unpool{nd}d")(out, idx, k, k, output_size=x.shape[2:])
+    assert_same(unpooled.double(), routed(out, idx, x.shape, assign=True), what + " unpool")
 
 
 @pytest.mark.parametrize("device", devices())

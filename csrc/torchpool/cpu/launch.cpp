@@ -133,6 +133,7 @@ bool run_owned(KernelFn fn, KernelArgs a) {
   if (!fn || !g.disjoint_windows()) return false;  // no kernel for this layout, or windows overlap
   if (g.planes() == 0) return true;
   a.bands = cache_bands(a);
+  a.stream = stream_output(g.planes() * g.in_plane() * element_bytes(a.dtype));
   int64_t matched = 0;
   a.matched = &matched;
   run_bands(fn, a, std::max<int64_t>(1, g.in_plane() * group_lanes(a) / a.bands), 0, nullptr);

@@ -47,9 +47,10 @@ constexpr KernelSet route_window_kernels() {
 // The routing core for a pooling backward: each index lies in its output's window.
 constexpr KernelSet route_backward_kernels() { return route_window_kernels<true>(); }
 
-// The routing core where windows are disjoint (route_owned): channels-last only.
+// The routing core where windows are disjoint (route_owned; contiguous: route_owned_rows).
 constexpr KernelSet route_owned_kernels() {
-  return KernelSet{{{nullptr, nullptr, nullptr, nullptr},
+  return KernelSet{{{&route_owned_rows<float>, &route_owned_rows<double>, &route_owned_rows<half>,
+                     &route_owned_rows<bf16>},
                     {&route_owned<float>, &route_owned<double>, &route_owned<half>, &route_owned<bf16>}}};
 }
 

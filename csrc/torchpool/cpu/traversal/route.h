@@ -196,6 +196,70 @@ void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
   __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
 }
 
+// Contiguous, route_owned where the windows tile the input with width taps 2 (the
+// usual 2x2/s2; windows_tile in contiguous.h), vectorized along the row: a pack of
+// sources loads its values and indices once, and each window row in the band takes,
+// in its two width taps, the value where the index names the tap, else 0 — stored
+// interleaved (store2), every destination once. Other geometries match nothing here,
+// and the caller scatters.
+template <class S>
+void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
+  using P = typename PacksFor<S>::Wide;
+  using T = typename PacksFor<S>::T;
+  const Geometry& g = a.g;
+  const Dim &H = g.dim[1], &W = g.dim[2];
+  const int64_t sp_src = g.out_plane(), sp_dst = g.in_plane();
+  if (!windows_tile(g) || W.k != 2 || g.dim[0].k * H.k > 64 || P::N == 1 || (!P::wide_index && sp_dst > INT32_MAX) ||
+      W.out < P::N)
+    return;
+  const S* src = static_cast<const S*>(a.grad_output);
+  const int64_t* idx = a.grad_indices;
+  S* dst = static_cast<S*>(a.grad_input);
+  const bool stream = a.stream && whole_lines(dst, W.in * int64_t(sizeof(S)));
+  alignas(64) static constexpr T kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  static_assert(P::N <= 16, "lane numbers for the tail's count");
+  const TapTables tt(g);
+  int64_t matched = 0;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t plane = item / a.bands;
+    int64_t r0, r1;
+    band_rows(a, item % a.bands, r0, r1);
+    rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps& rt, int64_t, int64_t) {
+      const S* sv = src + plane * sp_src + prow * W.out;
+      const int64_t* si = idx + plane * sp_src + prow * W.out;
+      int64_t rows[64];  // the window rows in the band (at most k_d * k_h <= 64)
+      int nr = 0;
+      for (int64_t i = 0; i < rt.td.count; ++i)
+        for (int64_t k = 0; k < rt.th.count; ++k) {
+          const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
+          if (r >= r0 && r < r1) rows[nr++] = r;
+        }
+      // The last pack ends at W.out, overlapping the one before: it stores the same
+      // values again, and counts only its new lanes.
+      for (int64_t ow = 0; ow < W.out; ow += P::N) {
+        const int64_t at = ow + P::N <= W.out ? ow : W.out - P::N;
+        const auto v = P::load(sv + at);
+        const auto ix = P::load_idx(si + at);
+        const auto zero = P::set1(T(0));
+        auto hit = P::gt(zero, zero);  // no lane
+        for (int n = 0; n < nr; ++n) {
+          const auto tap = P::iadd(P::lanes(2), rows[n] * W.in + 2 * at);
+          const auto m0 = P::ieq(ix, tap), m1 = P::ieq(ix, P::iadd(tap, 1));
+          hit = P::mor(hit, P::mor(m0, m1));
+          S* d = dst + plane * sp_dst + rows[n] * W.in + 2 * at;
+          if (stream)
+            P::stream2(d, P::select(m0, v, zero), P::select(m1, v, zero));
+          else
+            P::store2(d, P::select(m0, v, zero), P::select(m1, v, zero));
+        }
+        if (at != ow) hit = P::mand(hit, P::gt(P::load(kIota), P::set1(T(ow - at) - T(0.5))));
+        matched += P::count(hit);
+      }
+    });
+  }
+  __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
+}
+
 // The scatter's adjoint: out[o] = src[plane, idx[o]], from the unpooled side (a.input)
 // to the pooled side (a.output), a copy of the bits. Work items as forward_items():
 // rows of a plane (contiguous) or pixels with all their channels (channels-last); each

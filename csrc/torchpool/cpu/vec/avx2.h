@@ -173,6 +173,13 @@ struct PackF {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
   }
   static TP_INLINE M ieq(I a, I b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
+  // An index beyond int32 becomes -1: it matches no position of a plane below 2^31.
+  static TP_INLINE I load_idx(const int64_t* p) {
+    alignas(32) int32_t t[N];
+    for (int l = 0; l < N; ++l) t[l] = uint64_t(p[l]) <= uint64_t(INT32_MAX) ? int32_t(p[l]) : -1;
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+  }
+  static TP_INLINE int count(M a) { return __builtin_popcount(unsigned(_mm256_movemask_ps(a))); }
 
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)));
@@ -274,6 +281,8 @@ struct PackD {
     return _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(b), _mm256_castsi256_pd(a), m));
   }
   static TP_INLINE M ieq(I a, I b) { return _mm256_castsi256_pd(_mm256_cmpeq_epi64(a, b)); }
+  static TP_INLINE I load_idx(const int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static TP_INLINE int count(M a) { return __builtin_popcount(unsigned(_mm256_movemask_pd(a))); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), v)); }

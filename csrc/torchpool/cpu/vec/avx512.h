@@ -177,6 +177,12 @@ struct PackF {
   static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi32(int32_t(c)); }
   static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi32(m, b, a); }
   static TP_INLINE M ieq(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
+  // Saturated: an index beyond int32 matches no position of a plane below 2^31.
+  static TP_INLINE I load_idx(const int64_t* p) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(_mm512_loadu_si512(p))),
+                              _mm512_cvtsepi64_epi32(_mm512_loadu_si512(p + 8)), 1);
+  }
+  static TP_INLINE int count(M a) { return __builtin_popcount(a); }
 
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
@@ -274,6 +280,8 @@ struct PackD {
   static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi64(c); }
   static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi64(m, b, a); }
   static TP_INLINE M ieq(I a, I b) { return _mm512_cmpeq_epi64_mask(a, b); }
+  static TP_INLINE I load_idx(const int64_t* p) { return _mm512_loadu_si512(p); }
+  static TP_INLINE int count(M a) { return __builtin_popcount(a); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm512_storeu_pd(p, _mm512_add_pd(_mm512_loadu_pd(p), v)); }

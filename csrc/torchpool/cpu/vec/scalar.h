@@ -18,6 +18,8 @@
 //                    x floored at the exp's zero (x e^x stays finite)
 //   perm permute     lane l of permute(v, perm(idx)) is lane idx[l] of v (idx: N lanes)
 //   ieq              index lanes equal (a lane mask)
+//   load_idx count   int64 indices as index lanes (any no plane position can equal stays
+//                    unequal to every one); the lanes a mask sets
 //   uniform          Philox uniforms in [0, 1) of the linear indices first + l*step,
 //                    as philox.h's (plain packs only: an Unroll's parts are built apart)
 //
@@ -232,6 +234,8 @@ struct Pack1 {
   static TP_INLINE I lanes(int64_t) { return 0; }
   static TP_INLINE I iadd(I v, int64_t c) { return v + c; }
   static TP_INLINE I iset1(int64_t c) { return c; }
+  static TP_INLINE I load_idx(const int64_t* p) { return *p; }
+  static TP_INLINE int count(M a) { return a ? 1 : 0; }
   static TP_INLINE I iselect(M m, I a, I b) { return m ? a : b; }
   static TP_INLINE M ieq(I a, I b) { return a == b; }
   static TP_INLINE void store_idx(int64_t* p, I v) { *p = v; }
