@@ -165,6 +165,16 @@ struct RowWindow : PackPlace<P> {
   }
 };
 
+// The lanes k.. of a pack, as a mask: the new lanes of a pack overlapping the one
+// before it by k lanes (a row's last pack, ending at the row's end).
+template <class P>
+TP_INLINE auto lanes_from(int64_t k) {
+  using T = typename P::T;
+  alignas(64) static constexpr T kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  static_assert(P::N <= 16, "lane numbers");
+  return P::gt(P::load(kIota), P::set1(T(k) - T(0.5)));
+}
+
 // The output columns [lo, hi) whose taps all lie inside the row. `spill`: the extra
 // element a stride-2 load reads past its last lane (load2 and acc_add2 touch 2N
 // elements) must lie inside the row too; reads may spill into the next row where one
@@ -435,8 +445,6 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // overlapping the previous one, its lanes already taken masked to add +0, which
       // changes no sum (a sum started at +0 is never -0).
       using Mask = decltype(PW::gt(typename PW::F{}, typename PW::F{}));
-      alignas(64) static constexpr T kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-      static_assert(PW::N <= 16, "lane numbers for the tail mask");
       const bool tail_pack = hi - lo >= PW::N;
       int64_t ow = 0;
       for (; ow < lo; ++ow) one(ow);
@@ -451,7 +459,7 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
           if (ow + PW::N > hi) {
             at = hi - PW::N;
             tail = nb;
-            tail_mask = PW::gt(PW::load(kIota), PW::set1(T(ow - at) - T(0.5)));
+            tail_mask = lanes_from<PW>(ow - at);
           }
           const Win w = row_window<PW, S, SK>(g, tt, ip, rt, row, at, true);
           sts[nb] = rw.prep(w, w.load_out(gout));

@@ -216,8 +216,6 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   const int64_t* idx = a.grad_indices;
   S* dst = static_cast<S*>(a.grad_input);
   const bool stream = a.stream && whole_lines(dst, W.in * int64_t(sizeof(S)));
-  alignas(64) static constexpr T kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  static_assert(P::N <= 16, "lane numbers for the tail's count");
   const TapTables tt(g);
   int64_t matched = 0;
   for (int64_t item = begin; item < end; ++item) {
@@ -252,7 +250,7 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
           else
             P::store2(d, P::select(m0, v, zero), P::select(m1, v, zero));
         }
-        if (at != ow) hit = P::mand(hit, P::gt(P::load(kIota), P::set1(T(ow - at) - T(0.5))));
+        if (at != ow) hit = P::mand(hit, lanes_from<P>(ow - at));
         matched += P::count(hit);
       }
     });
