@@ -115,11 +115,14 @@ def test_tiled_windows(nd, shape, k, dtype, layout):
     assert_same(idx, ref_idx, what + " indices")
     g = torch.randn(out.shape, generator=gen, dtype=torch.float64)
     g[g.abs() < 0.05] = float("nan")
+    g[(g.abs() > 2) & (g.abs() < 2.2)] = -0.0
     g = g.to(dtype)
     kk = [k] * nd if isinstance(k, int) else list(k)
     back = getattr(torch.ops.torchpool, f"max_pool{nd}d_backward")
     grad = back(g, x, idx, kk, kk, [0] * nd, [1] * nd, False)
     assert_same(grad.double(), routed(g, idx, x.shape), what + " grad")
+    # torch's scatter-add from +0 never leaves a -0 (0 + -0 is +0)
+    assert not bool(((grad == 0) & grad.signbit()).any()), what + ": a -0 in the gradient"
     moved = idx.clone(memory_format=torch.contiguous_format)
     w, i = x.shape[-1], moved.view(-1)[3]
     moved.view(-1)[3] = i - i % w + (i % w + 2) % w  # two columns on: outside its window, in its rows

@@ -48,10 +48,12 @@ constexpr KernelSet route_window_kernels() {
 constexpr KernelSet route_backward_kernels() { return route_window_kernels<true>(); }
 
 // The routing core where windows are disjoint (route_owned; contiguous: route_owned_rows).
+template <bool Add>
 constexpr KernelSet route_owned_kernels() {
-  return KernelSet{{{&route_owned_rows<float>, &route_owned_rows<double>, &route_owned_rows<half>,
-                     &route_owned_rows<bf16>},
-                    {&route_owned<float>, &route_owned<double>, &route_owned<half>, &route_owned<bf16>}}};
+  return KernelSet{{{&route_owned_rows<float, Add>, &route_owned_rows<double, Add>, &route_owned_rows<half, Add>,
+                     &route_owned_rows<bf16, Add>},
+                    {&route_owned<float, Add>, &route_owned<double, Add>, &route_owned<half, Add>,
+                     &route_owned<bf16, Add>}}};
 }
 
 // The routing core's gather (the scatter's adjoint): both layouts.

@@ -142,17 +142,19 @@ struct Owners {
 
 // Channels-last, the scatter where no two windows share an element, as a gather:
 // each destination pixel takes, channel by channel, the value of the one window
-// holding it where that window's index names it, else 0. Each destination is written
+// holding it where that window's index names it, else 0 (Add: as 0 + value, so a -0
+// lands as +0, as in torch's scatter-add; else the value's bits, as max_unpool's). Each destination is written
 // once, without a zeroing pass or read-modify-write, in loops along C that vectorize.
 // (Contiguous rows gain nothing: a gather there is one unvectorized visit per
 // destination against the scatter's one per source.) A destination receives at most
 // one value, so sums need no order. Work items as route_scatter_into's. Adds to
 // a.matched the sources whose index named a position of their window: if that falls
 // short of all sources, some index lies elsewhere and the caller scatters instead.
-template <class S>
+template <class S, bool Add>
 void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
   using U = std::conditional_t<sizeof(S) == 2, uint16_t, std::conditional_t<sizeof(S) == 4, uint32_t, uint64_t>>;
   static_assert(sizeof(U) == sizeof(S), "values move as bits");
+  constexpr U minus_zero = U(U(1) << (8 * sizeof(U) - 1));
   const Geometry& g = a.g;
   const U* src = static_cast<const U*>(a.grad_output);
   const int64_t* idx = a.grad_indices;
@@ -186,7 +188,7 @@ void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
         const int64_t pos = r * W + x;
         for (int64_t c = 0; c < C; ++c) {
           const bool hit = ip[c] == pos;
-          dp[c] = hit ? vp[c] : U(0);
+          dp[c] = hit && !(Add && vp[c] == minus_zero) ? vp[c] : U(0);
           m += hit;
         }
       }
@@ -199,10 +201,10 @@ void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
 // Contiguous, route_owned where the windows tile the input with width taps 2 (the
 // usual 2x2/s2; windows_tile in contiguous.h), vectorized along the row: a pack of
 // sources loads its values and indices once, and each window row in the band takes,
-// in its two width taps, the value where the index names the tap, else 0 — stored
-// interleaved (store2), every destination once. Other geometries match nothing here,
-// and the caller scatters.
-template <class S>
+// in its two width taps, the value where the index names the tap, else 0 (Add: 0 +
+// value, as route_owned) — stored interleaved (store2), every destination once. Other
+// geometries match nothing here, and the caller scatters.
+template <class S, bool Add>
 void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   using P = typename PacksFor<S>::Wide;
   using T = typename PacksFor<S>::T;
@@ -245,10 +247,12 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
           const auto m0 = P::ieq(ix, tap), m1 = P::ieq(ix, P::iadd(tap, 1));
           hit = P::mor(hit, P::mor(m0, m1));
           S* d = dst + plane * sp_dst + rows[n] * W.in + 2 * at;
+          auto c0 = P::select(m0, v, zero), c1 = P::select(m1, v, zero);
+          if constexpr (Add) c0 = P::add(zero, c0), c1 = P::add(zero, c1);
           if (stream)
-            P::stream2(d, P::select(m0, v, zero), P::select(m1, v, zero));
+            P::stream2(d, c0, c1);
           else
-            P::store2(d, P::select(m0, v, zero), P::select(m1, v, zero));
+            P::store2(d, c0, c1);
         }
         if (at != ow) hit = P::mand(hit, lanes_from<P>(ow - at));
         matched += P::count(hit);

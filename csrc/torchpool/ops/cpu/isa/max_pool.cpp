@@ -40,7 +40,7 @@ using MaxIndices = MaxReduce<P, true>;
 
 const MaxPoolKernels& max_pool_kernels() {
   static constexpr MaxPoolKernels k{forward_kernels<MaxValues>(), forward_kernels<MaxIndices>(),
-                                    route_backward_kernels(), route_owned_kernels()};
+                                    route_backward_kernels(), route_owned_kernels<true>()};
   return k;
 }
 

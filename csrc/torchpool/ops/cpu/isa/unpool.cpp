@@ -9,7 +9,7 @@ namespace cpu {
 namespace TORCHPOOL_CPU_CAPABILITY {
 
 const UnpoolKernels& unpool_kernels() {
-  static constexpr UnpoolKernels k{route_owned_kernels(), route_window_kernels<false>(), route_kernels<false>(),
+  static constexpr UnpoolKernels k{route_owned_kernels<false>(), route_window_kernels<false>(), route_kernels<false>(),
                                    route_kernels<true>(), gather_kernels()};
   return k;
 }
