@@ -425,14 +425,19 @@ void check_unpool_routing(const Case& c, DType t, Layout l, bool anywhere) {
       if (!anywhere) REQUIRE(run_routing(k.route.get(l, t), a, false, scattered) == assigned);
       REQUIRE(run_routing(k.route_any.get(l, t), a, false, scattered) == assigned);
       REQUIRE(run_routing(k.gather.get(l, t), a, true, picked) == gathered);
-      // Disjoint windows: the gather formulation (channels-last) gives the same, and
-      // counts every source as naming a position of its window.
+      // Disjoint windows: the gather formulation gives the same, and counts every
+      // source as naming a position of its window. Channels-last takes every such
+      // geometry; contiguous (route_owned_rows) only tiling width-2 windows at the vector
+      // levels, and matches nothing where it does not (the caller then scatters).
       if (KernelFn owned = k.owned.get(l, t); owned && g.disjoint_windows() && !anywhere) {
         int64_t matched = 0;
         KernelArgs b = a;
         b.matched = &matched;
-        REQUIRE(run_routing(owned, b, false, scattered) == assigned);
-        REQUIRE(matched == out_n);
+        const std::vector<uint8_t> got = run_routing(owned, b, false, scattered);
+        if (l == Layout::channels_last || matched != 0) {
+          REQUIRE(got == assigned);
+          REQUIRE(matched == out_n);
+        }
       }
       std::vector<uint8_t> sum0 = run_routing(k0.add_any.get(l, t), a, false, scattered);
       REQUIRE(first_difference(t, run_routing(k.add_any.get(l, t), a, false, scattered), sum0) == -1);

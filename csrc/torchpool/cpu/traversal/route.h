@@ -211,6 +211,9 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   const Geometry& g = a.g;
   const Dim &H = g.dim[1], &W = g.dim[2];
   const int64_t sp_src = g.out_plane(), sp_dst = g.in_plane();
+  // Assigning (max_unpool) copies bits, which a 16-bit value's trip through float would
+  // not keep for every NaN: those take the scatter.
+  if constexpr (!Add && sizeof(S) == 2) return;
   if (!windows_tile(g) || W.k != 2 || g.dim[0].k * H.k > 64 || P::N == 1 || (!P::wide_index && sp_dst > INT32_MAX) ||
       W.out < P::N)
     return;
