@@ -143,10 +143,11 @@ struct Owners {
 // Channels-last, the scatter where no two windows share an element, as a gather:
 // each destination pixel takes, channel by channel, the value of the one window
 // holding it where that window's index names it, else 0 (Add: as 0 + value, so a -0
-// lands as +0, as in torch's scatter-add; else the value's bits, as max_unpool's). Each destination is written
-// once, without a zeroing pass or read-modify-write, in loops along C that vectorize.
-// (Contiguous rows gain nothing: a gather there is one unvectorized visit per
-// destination against the scatter's one per source.) A destination receives at most
+// lands as +0, as in torch's scatter-add; else the value's bits, as max_unpool's).
+// Each destination is written once, without a zeroing pass or read-modify-write, in
+// loops along C that vectorize. (Contiguous rows: route_owned_rows below, for tiling
+// width-2 windows; elsewhere a per-destination gather there would not vectorize.) A
+// destination receives at most
 // one value, so sums need no order. Work items as route_scatter_into's. Adds to
 // a.matched the sources whose index named a position of their window: if that falls
 // short of all sources, some index lies elsewhere and the caller scatters instead.
