@@ -38,6 +38,19 @@ struct Taps {
   int64_t first, count, step;
 };
 
+// The rows of a plane (row = t * in_h + h) that a window's depth taps td and height
+// taps th cover: f(row) for each, in scan order; window_last_row the last of them.
+template <class Fn>
+TP_INLINE void window_rows(const Taps& td, const Taps& th, int64_t in_h, Fn&& f) {
+  for (int64_t i = 0; i < td.count; ++i) {
+    const int64_t t = (td.first + i * td.step) * in_h + th.first;
+    for (int64_t k = 0; k < th.count; ++k) f(t + k * th.step);
+  }
+}
+TP_INLINE int64_t window_last_row(const Taps& td, const Taps& th, int64_t in_h) {
+  return (td.first + (td.count - 1) * td.step) * in_h + th.first + (th.count - 1) * th.step;
+}
+
 // One spatial dimension of a pooling window.
 struct Dim {
   int64_t in = 1, out = 1, k = 1, s = 1, p = 0, d = 1;

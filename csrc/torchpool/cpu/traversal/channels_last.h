@@ -32,11 +32,9 @@ struct PixelWindow : PackPlace<P> {
   // Calls f(sp) for the flat spatial index of every element, in scan order.
   template <class Fn>
   TP_INLINE void visit_positions(Fn&& f) const {
-    for (int64_t i = 0; i < td.count; ++i)
-      for (int64_t k = 0; k < th.count; ++k) {
-        const int64_t rowoff = ((td.first + i * td.step) * hin + th.first + k * th.step) * win;
-        for (int64_t j = 0; j < tw.count; ++j) f(rowoff + tw.first + j * tw.step);
-      }
+    window_rows(td, th, hin, [&](int64_t r) {
+      for (int64_t j = 0; j < tw.count; ++j) f(r * win + tw.first + j * tw.step);
+    });
   }
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
@@ -48,19 +46,17 @@ struct PixelWindow : PackPlace<P> {
   // (row = t*hin + h): acc holds those rows, `channels` floats per position.
   template <bool NeedX, class T, class Fn>
   TP_INLINE void scatter(T* acc, int64_t r0, int64_t r1, Fn&& f) const {
-    for (int64_t i = 0; i < td.count; ++i)
-      for (int64_t k = 0; k < th.count; ++k) {
-        const int64_t r = (td.first + i * td.step) * hin + th.first + k * th.step;
-        if (r < r0 || r >= r1) continue;
-        for (int64_t j = 0; j < tw.count; ++j) {
-          const int64_t sp = r * win + tw.first + j * tw.step;
-          F x{};
-          if constexpr (NeedX) x = load(base + sp * channels);
-          const F c = f(x, P::iset1(sp));
-          T* q = acc + (sp - r0 * win) * channels;
-          each_part<P>(c, [&](int u, const auto& v) { B::acc_add(q + u * B::N, v); });
-        }
+    window_rows(td, th, hin, [&](int64_t r) {
+      if (r < r0 || r >= r1) return;
+      for (int64_t j = 0; j < tw.count; ++j) {
+        const int64_t sp = r * win + tw.first + j * tw.step;
+        F x{};
+        if constexpr (NeedX) x = load(base + sp * channels);
+        const F c = f(x, P::iset1(sp));
+        T* q = acc + (sp - r0 * win) * channels;
+        each_part<P>(c, [&](int u, const auto& v) { B::acc_add(q + u * B::N, v); });
       }
+    });
   }
 };
 

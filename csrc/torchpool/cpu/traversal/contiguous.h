@@ -125,17 +125,14 @@ struct RowWindow : PackPlace<P> {
 
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
-    for (int64_t i = 0; i < td.count; ++i) {
-      const int64_t t = td.first + i * td.step;
-      for (int64_t k = 0; k < th.count; ++k) {
-        const int64_t rowoff = (t * hin + th.first + k * th.step) * win;
-        const S* row = plane + rowoff;
-        for (int64_t j = 0; j < tw.count; ++j) {
-          const int64_t w = tw.first + j * tw.step;
-          f(load(row + w), P::iadd(lane_s, rowoff + w));
-        }
+    window_rows(td, th, hin, [&](int64_t r) {
+      const int64_t rowoff = r * win;
+      const S* row = plane + rowoff;
+      for (int64_t j = 0; j < tw.count; ++j) {
+        const int64_t w = tw.first + j * tw.step;
+        f(load(row + w), P::iadd(lane_s, rowoff + w));
       }
-    }
+    });
   }
   TP_INLINE I first_index() const {
     return P::iadd(lane_s, (td.first * hin + th.first) * win + tw.first);
@@ -146,16 +143,12 @@ struct RowWindow : PackPlace<P> {
   TP_INLINE void scatter_tap(int64_t j, T* acc, int64_t r0, int64_t r1, Fn&& f) const {
     static_assert(P::U == 1, "a scatter pack covers one output row");
     const int64_t w = tw.first + j * tw.step;
-    for (int64_t i = 0; i < td.count; ++i) {
-      const int64_t t = td.first + i * td.step;
-      for (int64_t k = 0; k < th.count; ++k) {
-        const int64_t r = t * hin + th.first + k * th.step;
-        if (r < r0 || r >= r1) continue;
-        F x{};
-        if constexpr (NeedX) x = load(plane + r * win + w);
-        accumulate(acc + (r - r0) * win + w, f(x, P::iadd(lane_s, r * win + w)));
-      }
-    }
+    window_rows(td, th, hin, [&](int64_t r) {
+      if (r < r0 || r >= r1) return;
+      F x{};
+      if constexpr (NeedX) x = load(plane + r * win + w);
+      accumulate(acc + (r - r0) * win + w, f(x, P::iadd(lane_s, r * win + w)));
+    });
   }
   // All taps, width taps last to first: then each element receives its contributions
   // in output scan order, as in torch's scatter.
@@ -231,8 +224,7 @@ TP_INLINE void rows_meeting_band(const Geometry& g, const TapTables& tt, int64_t
     for (int64_t oh = 0; oh < H.out; ++oh) {
       const RowTaps rt(tt, od, oh);
       const int64_t first = rt.td.first * H.in + rt.th.first;
-      const int64_t last = (rt.td.first + (rt.td.count - 1) * rt.td.step) * H.in + rt.th.first +
-                           (rt.th.count - 1) * rt.th.step;
+      const int64_t last = window_last_row(rt.td, rt.th, H.in);
       if (last >= r0 && first < r1) f(od * H.out + oh, rt, first, last);
     }
 }
@@ -292,9 +284,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
     const Taps& t = tt.dim[1][oh].taps;
     return t.count == H.k && t.first == H.start(oh);
   };
-  auto last_row = [&](const RowTaps& rt) {  // a window's last input row in the plane
-    return (rt.td.first + (rt.td.count - 1) * rt.td.step) * H.in + rt.th.first + (rt.th.count - 1) * rt.th.step;
-  };
+  auto last_row = [&](const RowTaps& rt) { return window_last_row(rt.td, rt.th, H.in); };
 
   // A run: the output rows [row, run_end) of one (plane, od) in [begin, end).
   for (int64_t row = begin; row < end;) {
@@ -468,21 +458,19 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
         }
         const Win w0 = row_window<PW, S, SK>(g, tt, ip, rt, row, block_ow, true);
         for (int64_t j = W.k - 1; j >= 0; --j)
-          for (int64_t i = 0; i < rt.td.count; ++i)
-            for (int64_t k = 0; k < rt.th.count; ++k) {
-              const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
-              if (r < r0 || r >= r1) continue;
-              T* arow = acc + (r - r0) * W.in;
-              const S* xrow = ip ? ip + r * W.in : nullptr;
-              for (int b = 0; b < nb; ++b) {
-                const int64_t c = first_col[b] + j * W.d;
-                typename PW::F x{};
-                if constexpr (need_x) x = w0.load(xrow + c);
-                auto v = rw.contrib(sts[b], x, PW::iadd(w0.lane_s, r * W.in + c));
-                if (b == tail) v = PW::select(tail_mask, v, PW::set1(T(0)));
-                w0.accumulate(arow + c, v);
-              }
-          }
+          window_rows(rt.td, rt.th, H.in, [&](int64_t r) {
+            if (r < r0 || r >= r1) return;
+            T* arow = acc + (r - r0) * W.in;
+            const S* xrow = ip ? ip + r * W.in : nullptr;
+            for (int b = 0; b < nb; ++b) {
+              const int64_t c = first_col[b] + j * W.d;
+              typename PW::F x{};
+              if constexpr (need_x) x = w0.load(xrow + c);
+              auto v = rw.contrib(sts[b], x, PW::iadd(w0.lane_s, r * W.in + c));
+              if (b == tail) v = PW::select(tail_mask, v, PW::set1(T(0)));
+              w0.accumulate(arow + c, v);
+            }
+          });
       }
       for (; ow < W.out; ++ow) one(ow);
     });
@@ -801,11 +789,8 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
         // (a window the band splits is formed by both). The same for every pack of the row.
         S* dst[kTaps / SK];
         int nrows = 0;
-        for (int64_t i = 0; i < rt.td.count; ++i)
-          for (int64_t k = 0; k < rt.th.count; ++k) {
-            const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
-            dst[nrows++] = r >= r0 && r < r1 ? gp + r * W.in : nullptr;
-          }
+        window_rows(rt.td, rt.th, H.in,
+                    [&](int64_t r) { dst[nrows++] = r >= r0 && r < r1 ? gp + r * W.in : nullptr; });
         // Inlined: a call per pack, with its frame and reloads, cost as much as the window.
         auto window = [&](auto tag, const auto& red, int64_t ow) __attribute__((always_inline)) {
           using P = decltype(tag);

@@ -233,11 +233,9 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       const int64_t* si = idx + plane * sp_src + prow * W.out;
       int64_t rows[64];  // the window rows in the band (at most k_d * k_h <= 64)
       int nr = 0;
-      for (int64_t i = 0; i < rt.td.count; ++i)
-        for (int64_t k = 0; k < rt.th.count; ++k) {
-          const int64_t r = (rt.td.first + i * rt.td.step) * H.in + rt.th.first + k * rt.th.step;
-          if (r >= r0 && r < r1) rows[nr++] = r;
-        }
+      window_rows(rt.td, rt.th, H.in, [&](int64_t r) {
+        if (r >= r0 && r < r1) rows[nr++] = r;
+      });
       // The last pack ends at W.out, overlapping the one before: it stores the same
       // values again, and counts only its new lanes.
       for (int64_t ow = 0; ow < W.out; ow += P::N) {
