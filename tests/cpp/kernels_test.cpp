@@ -107,6 +107,9 @@ std::vector<Case> cases() {
       {"3d 3x1x3 s(1,2,1) p1", geometry(1, 65, {5, 6, 35}, {3, 1, 3}, {1, 2, 1}, {1, 0, 1}, {1, 1, 1}, false)},
       {"2d tall narrow 3x3 s1 p1", geometry(1, 3, {70, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, false)},
       {"2d tall 3x3 s2 p1 ceil", geometry(1, 2, {75, 40}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, true)},
+      // Windows that tile the input (the owned-window backward and routing paths).
+      {"2d 2x2 s2 tiling", geometry(1, 5, {8, 70}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false)},
+      {"3d 2x2x2 tiling", geometry(2, 3, {4, 6, 36}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, false)},
   };
 }
 
@@ -366,8 +369,9 @@ std::vector<uint8_t> run_routing(KernelFn fn, KernelArgs a, bool gather, std::ve
 
 // One routing case at every level: assignment (windowed with max pooling's indices,
 // and for indices anywhere) and the gather against plain references, the adding
-// scatter against the scalar level.
-void check_unpool_routing(const Case& c, DType t, Layout l, bool anywhere) {
+// scatter against the scalar level. Returns whether a vector level's contiguous owned
+// kernel took the case (so that the caller can require it did somewhere).
+bool check_unpool_routing(const Case& c, DType t, Layout l, bool anywhere) {
   const Geometry& g = c.g;
   const int sz = kSize[int(t)];
   const int64_t lanes = l == Layout::contiguous ? 1 : g.channels;
@@ -408,6 +412,7 @@ void check_unpool_routing(const Case& c, DType t, Layout l, bool anywhere) {
   a.layout = l;
   a.bad_index = bad;
   std::vector<uint8_t> scattered(static_cast<size_t>(in_n * sz)), picked(static_cast<size_t>(out_n * sz));
+  bool owned_rows = false;
   for (int64_t bands : {int64_t(1), int64_t(3)}) {
     a.bands = std::min<int64_t>(bands, g.dim[0].in * g.dim[1].in);
     a.grad_output = src.data();
@@ -437,6 +442,7 @@ void check_unpool_routing(const Case& c, DType t, Layout l, bool anywhere) {
         if (l == Layout::channels_last || matched != 0) {
           REQUIRE(got == assigned);
           REQUIRE(matched == out_n);
+          owned_rows = owned_rows || (l == Layout::contiguous && lv != Level::scalar);
         }
       }
       std::vector<uint8_t> sum0 = run_routing(k0.add_any.get(l, t), a, false, scattered);
@@ -444,15 +450,19 @@ void check_unpool_routing(const Case& c, DType t, Layout l, bool anywhere) {
       REQUIRE(bad[0] == 0);
     }
   }
+  return owned_rows;
 }
 
 }  // namespace
 
 TEST_CASE("levels agree: unpool routing (assign with repeated indices, add, gather)") {
+  bool owned_rows = false;
   for (const Case& c : cases())
     for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16})
       for (Layout l : {Layout::contiguous, Layout::channels_last})
-        for (bool anywhere : {false, true}) check_unpool_routing(c, t, l, anywhere);
+        for (bool anywhere : {false, true}) owned_rows = check_unpool_routing(c, t, l, anywhere) || owned_rows;
+  // The tiling cases reach route_owned_rows at the vector levels: its check above ran.
+  if (compiled(Level::avx2) && int(supported_level()) >= int(Level::avx2)) REQUIRE(owned_rows);
 }
 
 TEST_CASE("unpool routing reports an index outside the plane and writes nothing there") {
