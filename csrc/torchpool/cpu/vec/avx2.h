@@ -90,11 +90,15 @@ struct PackF {
   }
 
   // Lane l of even at p[2l], of odd at p[2l + 1] (writes 2N).
-  template <class S>
-  static TP_INLINE void store2(S* p, F even, F odd) {
+  static TP_INLINE void store2(float* p, F even, F odd) {
     const F lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);  // e0 o0 e1 o1 | e4 o4 e5 o5
     store(p, _mm256_permute2f128_ps(lo, hi, 0x20));
     store(p + N, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
+  template <class S>
+  static TP_INLINE void store2(S* p, F even, F odd) {  // 16-bit: one 32-bit word per pair, no permute
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                        _mm256_or_si256(bits32(p, even), _mm256_slli_epi32(bits32(p, odd), 16)));
   }
   // store past the cache (non-temporal) where p starts half a cache line (consecutive
   // stores fill it), else store; 16-bit storage: plainly.
@@ -119,19 +123,27 @@ struct PackF {
   }
   static TP_INLINE void store(float* p, F v) { _mm256_storeu_ps(p, v); }
   static TP_INLINE void store(bf16* p, F v) {
-    __m256i u = _mm256_castps_si256(v);
-    __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7FFF),
-                                    _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)));
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, bias), 16);
-    __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
-    r = _mm256_castps_si256(
-        _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC0)), nan));
-    r = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xD8);
+    const __m256i w = bits32(p, v);
+    const __m256i r = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0xD8);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(r));
   }
   static TP_INLINE void store(half* p, F v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
                      _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  // The 16-bit storage of v (round to nearest even; NaN stays NaN), each in the low
+  // half of a 32-bit lane.
+  static TP_INLINE __m256i bits32(const bf16*, F v) {
+    __m256i u = _mm256_castps_si256(v);
+    __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7FFF),
+                                    _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, bias), 16);
+    __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    return _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC0)), nan));
+  }
+  static TP_INLINE __m256i bits32(const half*, F v) {
+    return _mm256_cvtepu16_epi32(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
 
   static TP_INLINE F add(F a, F b) { return _mm256_add_ps(a, b); }

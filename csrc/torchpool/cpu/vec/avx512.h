@@ -93,12 +93,15 @@ struct PackF {
     first = _mm512_permutex2var_ps(even, lo, odd);
     second = _mm512_permutex2var_ps(even, hi, odd);
   }
-  template <class S>
-  static TP_INLINE void store2(S* p, F even, F odd) {
+  static TP_INLINE void store2(float* p, F even, F odd) {
     F a, b;
     interleave(even, odd, a, b);
     store(p, a);
     store(p + N, b);
+  }
+  template <class S>
+  static TP_INLINE void store2(S* p, F even, F odd) {  // 16-bit: one 32-bit word per pair
+    _mm512_storeu_si512(p, bits2(p, even, odd));
   }
   // store2 past the cache (non-temporal) where p starts a cache line, else store2.
   static TP_INLINE void stream2(float* p, F even, F odd) {
@@ -111,10 +114,7 @@ struct PackF {
   template <class S>
   static TP_INLINE void stream2(S* p, F even, F odd) {  // 16-bit: the 2N elements are one line
     if (!line_start(p)) return store2(p, even, odd);
-    F a, b;
-    interleave(even, odd, a, b);
-    _mm512_stream_si512(reinterpret_cast<__m512i*>(p),
-                        _mm512_inserti64x4(_mm512_castsi256_si512(bits(p, a)), bits(p, b), 1));
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), bits2(p, even, odd));
   }
   static TP_INLINE void store(float* p, F v) { _mm512_storeu_ps(p, v); }
   // store past the cache where p starts a cache line (16-bit storage: half a line, plainly).
@@ -129,17 +129,24 @@ struct PackF {
   static TP_INLINE void store(S* p, F v) {  // bf16, half
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), bits(p, v));
   }
-  // The 16-bit storage of v (round to nearest even; NaN stays NaN).
-  static TP_INLINE __m256i bits(const bf16*, F v) {
+  // The 16-bit storage of v (round to nearest even; NaN stays NaN); bits32: each in
+  // the low half of a 32-bit lane.
+  static TP_INLINE __m512i bits32(const bf16*, F v) {
     __m512i u = _mm512_castps_si512(v);
     __m512i bias = _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
     __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, bias), 16);
-    r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
-    return _mm512_cvtepi32_epi16(r);
+    return _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
   }
+  static TP_INLINE __m512i bits32(const half* p, F v) { return _mm512_cvtepu16_epi32(bits(p, v)); }
+  static TP_INLINE __m256i bits(const bf16* p, F v) { return _mm512_cvtepi32_epi16(bits32(p, v)); }
   static TP_INLINE __m256i bits(const half*, F v) {
     return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  // Lane l of even then of odd, as 2N consecutive 16-bit elements: no permute.
+  template <class S>
+  static TP_INLINE __m512i bits2(const S* p, F even, F odd) {
+    return _mm512_or_si512(bits32(p, even), _mm512_slli_epi32(bits32(p, odd), 16));
   }
 
   static TP_INLINE F add(F a, F b) { return _mm512_add_ps(a, b); }
