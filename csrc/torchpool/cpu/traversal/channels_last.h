@@ -322,7 +322,7 @@ void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
         });
       }
     });
-    if (!direct) narrow_all(gin + (n * in_plane + r0 * W) * C, acc, (r1 - r0) * W * C);
+    if (!direct) narrow_out(gin + (n * in_plane + r0 * W) * C, acc, (r1 - r0) * W * C, a.stream);
   }
 }
 

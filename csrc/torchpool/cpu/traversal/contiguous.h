@@ -384,6 +384,25 @@ TP_INLINE void narrow_all(S* dst, const T* src, int64_t n) {
   for (; i < n; ++i) narrow(dst + i, src[i]);
 }
 
+// narrow_all, past the cache where `stream` (a backward's grad_input larger than the
+// cache): converted a few lines at a time into a buffer in L1 and streamed out in
+// whole lines; the partial lines at the ends plainly. A plain store would first read
+// each line of grad_input it fills.
+template <class S, class T>
+TP_INLINE void narrow_out(S* dst, const T* src, int64_t n, bool stream) {
+  if (!stream || sizeof(S) == sizeof(T)) return narrow_all(dst, src, n);
+  constexpr int64_t kLine = 64 / int64_t(sizeof(S)), kBuf = 16 * kLine;
+  const int64_t head = std::min(n, int64_t((64 - (reinterpret_cast<uintptr_t>(dst) & 63)) & 63) / int64_t(sizeof(S)));
+  narrow_all(dst, src, head);
+  int64_t i = head;
+  alignas(64) S buf[kBuf];
+  for (int64_t m; (m = std::min(kBuf, (n - i) / kLine * kLine)) > 0; i += m) {
+    narrow_all(buf, src + i, m);
+    stream_lines(dst + i, buf, m / kLine);
+  }
+  narrow_all(dst + i, src + i, n - i);
+}
+
 // Backward by scattering each output's contributions over its window. A work item is
 // a band of input rows of one plane, so items never write the same element and the
 // sums are formed in one fixed order whatever the thread count.
@@ -474,7 +493,7 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       }
       for (; ow < W.out; ++ow) one(ow);
     });
-    if (!direct) narrow_all(gin + plane * in_plane + r0 * W.in, acc, (r1 - r0) * W.in);
+    if (!direct) narrow_out(gin + plane * in_plane + r0 * W.in, acc, (r1 - r0) * W.in, a.stream);
   }
 }
 

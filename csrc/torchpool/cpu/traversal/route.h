@@ -107,7 +107,7 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
     } else {
       for (int64_t prow = 0; prow < g.dim[0].out * g.dim[1].out; ++prow) source_row(prow, 0, rows - 1);
     }
-    if constexpr (!direct) narrow_all(dst + (grp * sp_dst + d0) * lanes, acc, (d1 - d0) * lanes);
+    if constexpr (!direct) narrow_out(dst + (grp * sp_dst + d0) * lanes, acc, (d1 - d0) * lanes, a.stream);
   }
 }
 

@@ -311,6 +311,13 @@ struct PackD {
   }
 };
 
+// Copies `lines` 64-byte lines from src to dst (dst a line start) past the cache.
+TP_INLINE void stream_lines(void* dst, const void* src, int64_t lines) {
+  auto* d = static_cast<__m256i*>(dst);
+  const auto* q = static_cast<const __m256i*>(src);
+  for (int64_t l = 0; l < 2 * lines; ++l) _mm256_stream_si256(d + l, _mm256_loadu_si256(q + l));
+}
+
 }  // namespace TORCHPOOL_CPU_CAPABILITY
 }  // namespace cpu
 }  // namespace torchpool

@@ -306,6 +306,13 @@ struct PackD {
   }
 };
 
+// Copies `lines` 64-byte lines from src to dst (dst a line start) past the cache.
+TP_INLINE void stream_lines(void* dst, const void* src, int64_t lines) {
+  auto* d = static_cast<__m512i*>(dst);
+  const auto* q = static_cast<const __m512i*>(src);
+  for (int64_t l = 0; l < lines; ++l) _mm512_stream_si512(d + l, _mm512_loadu_si512(q + l));
+}
+
 }  // namespace TORCHPOOL_CPU_CAPABILITY
 }  // namespace cpu
 }  // namespace torchpool

@@ -10,6 +10,7 @@
 //                    interleaves two packs (writes 2N: lane l of the first at 2l)
 //   stream stream2   store, store2 past the cache (non-temporal stores) where p starts
 //                    a cache line and the level's stores fill whole lines; else plainly
+//                    (beside the packs, stream_lines(dst, src, n): n whole lines)
 //   add sub mul fma div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
 //                    (fma(a, b, c): a*b + c rounded once)
 //   lanes iadd iset1 iselect store_idx                             index lanes

@@ -2,6 +2,8 @@
 // The packs of the CPU level being compiled (TORCHPOOL_CPU_LEVEL: 0 scalar, 1 avx2,
 // 2 avx512), and which packs serve each storage type.
 
+#include <cstring>
+
 #include "torchpool/cpu/vec/scalar.h"
 #include "torchpool/cpu/vec/unroll.h"
 
@@ -18,6 +20,8 @@ namespace TORCHPOOL_CPU_CAPABILITY {
 #if TORCHPOOL_CPU_LEVEL == 0
 using PackF = Pack1<float>;
 using PackD = Pack1<double>;
+// Copies `lines` 64-byte lines (the wide levels: past the cache).
+TP_INLINE void stream_lines(void* dst, const void* src, int64_t lines) { std::memcpy(dst, src, size_t(lines) * 64); }
 #endif
 
 // float, half and bfloat16 compute in float; double in double. Wide serves the
