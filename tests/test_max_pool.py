@@ -199,3 +199,29 @@ def test_backward_rejects_bad_indices():
         assert torch.equal(got, ref)
     with pytest.raises(RuntimeError, match="indices must have size"):
         torch.ops.torchpool.max_pool2d_backward(g, x, bad[..., :1], [2, 2], [2, 2], [0, 0], [1, 1], False)
+
+
+@pytest.mark.parametrize("channels", [20, 37])
+def test_backward_routes_any_index_of_its_window_rows_channels_last(channels):
+    """Overlapping windows, channels-last (a gather by channel packs, then the tail
+    channels): an index at a position of its window, or elsewhere in its window's rows
+    (routed like torch's), or outside them (rejected), in packed and tail channels."""
+    cl = torch.channels_last
+    x = torch.randn(2, channels, 7, 9).contiguous(memory_format=cl)
+    _, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)  # 4x5 outputs
+    g = torch.randn(idx.shape).contiguous(memory_format=cl)
+    bwd = torch.ops.torchpool.max_pool2d_backward
+    args = ([3, 3], [2, 2], [1, 1], [1, 1], False)
+    for c in (3, channels - 1):  # a packed channel and the last (tail) one
+        odd = idx.clone()
+        odd[1, c, 1, 2] = 2 * 9 + 8  # output (1, 2) covers rows 1..3 and columns 3..5: row 2, column 8
+        odd[0, c, 3, 4] = 5 * 9 + 0
+        got = bwd(g, x, odd.contiguous(memory_format=cl), *args)
+        ref = torch.ops.aten.max_pool2d_with_indices_backward(g.contiguous(), x.contiguous(), *args, odd.contiguous())
+        assert torch.equal(got, ref)
+        odd[1, c, 1, 2] = 5 * 9 + 4  # row 5: outside rows 1..3
+        with pytest.raises(RuntimeError, match="lies outside the window"):
+            bwd(g, x, odd.contiguous(memory_format=cl), *args)
+        odd[1, c, 1, 2] = -1
+        with pytest.raises(RuntimeError, match="out of range"):
+            bwd(g, x, odd.contiguous(memory_format=cl), *args)

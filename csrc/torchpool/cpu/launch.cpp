@@ -130,9 +130,10 @@ void run_route(KernelFn windowed, KernelFn any, KernelArgs a, bool add, const ch
 
 bool run_owned(KernelFn fn, KernelArgs a) {
   const Geometry& g = a.g;
-  if (!fn || !g.disjoint_windows()) return false;  // no kernel for this layout, or windows overlap
+  if (!fn) return false;  // no kernel for this layout
   if (g.planes() == 0) return true;
   a.bands = cache_bands(a);
+  a.disjoint_windows = g.disjoint_windows();
   a.stream = stream_output(g.planes() * g.in_plane() * element_bytes(a.dtype));
   int64_t matched = 0;
   a.matched = &matched;

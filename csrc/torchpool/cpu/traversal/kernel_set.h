@@ -47,7 +47,8 @@ constexpr KernelSet route_window_kernels() {
 // The routing core for a pooling backward: each index lies in its output's window.
 constexpr KernelSet route_backward_kernels() { return route_window_kernels<true>(); }
 
-// The routing core where windows are disjoint (route_owned; contiguous: route_owned_rows).
+// The routing core as a gather (run_owned): channels-last route_owned (and route_held
+// where windows overlap), contiguous route_owned_rows.
 template <bool Add>
 constexpr KernelSet route_owned_kernels() {
   return KernelSet{{{&route_owned_rows<float, Add>, &route_owned_rows<double, Add>, &route_owned_rows<half, Add>,

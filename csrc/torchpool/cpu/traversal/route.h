@@ -140,6 +140,72 @@ struct Owners {
   }
 };
 
+// Channels-last, the scatter of an adding routing where windows overlap, as a gather:
+// each destination pixel sums, a channel pack at a time, the values of the windows
+// holding it whose index names it, in source scan order from +0 (adding +0 for the
+// others, which changes no sum that starts at +0): the scatter's sums exactly, each
+// destination stored once, without the zeroing, scratch and read-modify-write passes.
+// Work items and a.matched as route_owned's (a valid index names one position of its
+// window, so it is matched once).
+template <class S>
+void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
+  using PW = typename PacksFor<S>::Wide;
+  using P1 = typename PacksFor<S>::One;
+  using T = typename PacksFor<S>::T;
+  const Geometry& g = a.g;
+  const Dim &D = g.dim[0], &H = g.dim[1], &W = g.dim[2];
+  const int64_t C = g.channels, sp_src = g.out_plane(), sp_dst = g.in_plane();
+  const S* src = static_cast<const S*>(a.grad_output);
+  const int64_t* idx = a.grad_indices;
+  S* dst = static_cast<S*>(a.grad_input);
+  const bool stream = a.stream && whole_lines(dst, C * int64_t(sizeof(S)));
+  // 16-bit packs store half lines: a row is narrowed into an L1 buffer and streamed out.
+  std::vector<S> staged(sizeof(S) == 2 && stream ? size_t(W.in * C) : 0);
+  const Holders hd(D, 1), hh(H, 1), hw(W, 1);
+  std::vector<int64_t> rows(size_t(D.k * H.k));  // the source rows holding a row (offsets)
+  int64_t matched = 0;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t n = item / a.bands;
+    int64_t r0, r1;
+    band_rows(a, item % a.bands, r0, r1);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t t = r / H.in, h = r - t * H.in;
+      int nr = 0;
+      for (int64_t i = 0; i < hd.count[size_t(t)]; ++i)
+        for (int64_t k = 0; k < hh.count[size_t(h)]; ++k) {
+          const int64_t prow = hd.outs[size_t(t * D.k + i)] * H.out + hh.outs[size_t(h * H.k + k)];
+          rows[size_t(nr++)] = (n * sp_src + prow * W.out) * C;
+        }
+      S* drow = dst + (n * sp_dst + r * W.in) * C;
+      S* out = staged.empty() ? drow : staged.data();
+      for (int64_t x = 0; x < W.in; ++x) {
+        const int64_t nw = hw.count[size_t(x)], pos = r * W.in + x;
+        const int64_t* ows = &hw.outs[size_t(x * W.k)];
+        auto pack = [&](auto tag, int64_t c) {
+          using P = decltype(tag);
+          const auto zero = P::set1(T(0));
+          auto sum = zero;
+          for (int q = 0; q < nr; ++q)
+            for (int64_t j = 0; j < nw; ++j) {
+              const int64_t o = rows[size_t(q)] + ows[j] * C + c;
+              const auto m = P::idx_eq(idx + o, pos);
+              sum = P::add(sum, P::select(m, P::load(src + o), zero));
+              matched += P::count(m);
+            }
+          S* d = out + x * C + c;
+          if (stream && staged.empty()) P::stream(d, sum); else P::store(d, sum);
+        };
+        int64_t c = 0;
+        if constexpr (PW::N > 1)
+          for (; c + PW::N <= C; c += PW::N) pack(PW{}, c);
+        for (; c < C; ++c) pack(P1{}, c);
+      }
+      if (!staged.empty()) stream_lines(drow, staged.data(), W.in * C * int64_t(sizeof(S)) / 64);
+    }
+  }
+  __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
+}
+
 // Channels-last, the scatter where no two windows share an element, as a gather:
 // each destination pixel takes, channel by channel, the value of the one window
 // holding it where that window's index names it, else 0 (Add: as 0 + value, so a -0
@@ -147,15 +213,19 @@ struct Owners {
 // Each destination is written once, without a zeroing pass or read-modify-write, in
 // loops along C that vectorize. (Contiguous rows: route_owned_rows below, for tiling
 // width-2 windows; elsewhere a per-destination gather there would not vectorize.) A
-// destination receives at most
-// one value, so sums need no order. Work items as route_scatter_into's. Adds to
-// a.matched the sources whose index named a position of their window: if that falls
-// short of all sources, some index lies elsewhere and the caller scatters instead.
+// destination receives at most one value, so sums need no order. Work items as
+// route_scatter_into's. Adds to a.matched the sources whose index named a position of
+// their window: if that falls short of all sources, some index lies elsewhere and the
+// caller scatters instead. Where windows overlap, an adding routing is route_held's.
 template <class S, bool Add>
 void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
   using U = std::conditional_t<sizeof(S) == 2, uint16_t, std::conditional_t<sizeof(S) == 4, uint32_t, uint64_t>>;
   static_assert(sizeof(U) == sizeof(S), "values move as bits");
   constexpr U minus_zero = U(U(1) << (8 * sizeof(U) - 1));
+  if (!a.disjoint_windows) {
+    if constexpr (Add) route_held<S>(a, begin, end);
+    return;
+  }
   const Geometry& g = a.g;
   const U* src = static_cast<const U*>(a.grad_output);
   const int64_t* idx = a.grad_indices;

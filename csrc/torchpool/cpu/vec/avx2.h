@@ -185,6 +185,14 @@ struct PackF {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), m));
   }
   static TP_INLINE M ieq(I a, I b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
+  static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) {
+    const __m256i at = _mm256_set1_epi64x(pos);
+    const __m256 lo = _mm256_castsi256_ps(_mm256_cmpeq_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), at));
+    const __m256 hi = _mm256_castsi256_ps(_mm256_cmpeq_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4)), at));
+    // each 64-bit result's low half, in lane order: (lo0 lo1 hi0 hi1 | lo2 lo3 hi2 hi3), then the middle pairs swapped
+    const __m256 halves = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(halves), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
   // An index beyond int32 becomes -1: it matches no position of a plane below 2^31.
   static TP_INLINE I load_idx(const int64_t* p) {
     alignas(32) int32_t t[N];
@@ -293,6 +301,7 @@ struct PackD {
     return _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(b), _mm256_castsi256_pd(a), m));
   }
   static TP_INLINE M ieq(I a, I b) { return _mm256_castsi256_pd(_mm256_cmpeq_epi64(a, b)); }
+  static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return ieq(load_idx(p), _mm256_set1_epi64x(pos)); }
   static TP_INLINE I load_idx(const int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static TP_INLINE int count(M a) { return __builtin_popcount(unsigned(_mm256_movemask_pd(a))); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }

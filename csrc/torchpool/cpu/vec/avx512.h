@@ -184,6 +184,11 @@ struct PackF {
   static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi32(int32_t(c)); }
   static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi32(m, b, a); }
   static TP_INLINE M ieq(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
+  static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) {
+    const __m512i at = _mm512_set1_epi64(pos);
+    return _mm512_kunpackb(_mm512_cmpeq_epi64_mask(_mm512_loadu_si512(p + 8), at),
+                           _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(p), at));
+  }
   // Saturated: an index beyond int32 matches no position of a plane below 2^31.
   static TP_INLINE I load_idx(const int64_t* p) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(_mm512_loadu_si512(p))),
@@ -287,6 +292,7 @@ struct PackD {
   static TP_INLINE I iset1(int64_t c) { return _mm512_set1_epi64(c); }
   static TP_INLINE I iselect(M m, I a, I b) { return _mm512_mask_blend_epi64(m, b, a); }
   static TP_INLINE M ieq(I a, I b) { return _mm512_cmpeq_epi64_mask(a, b); }
+  static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return ieq(load_idx(p), iset1(pos)); }
   static TP_INLINE I load_idx(const int64_t* p) { return _mm512_loadu_si512(p); }
   static TP_INLINE int count(M a) { return __builtin_popcount(a); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm512_storeu_si512(p, v); }

@@ -19,6 +19,7 @@
 //                    x floored at the exp's zero (x e^x stays finite)
 //   perm permute     lane l of permute(v, perm(idx)) is lane idx[l] of v (idx: N lanes)
 //   ieq              index lanes equal (a lane mask)
+//   idx_eq           the lanes whose int64 index (N from p) equals pos, compared as int64
 //   load_idx count   int64 indices as index lanes (any no plane position can equal stays
 //                    unequal to every one); the lanes a mask sets
 //   uniform          Philox uniforms in [0, 1) of the linear indices first + l*step,
@@ -239,6 +240,7 @@ struct Pack1 {
   static TP_INLINE int count(M a) { return a ? 1 : 0; }
   static TP_INLINE I iselect(M m, I a, I b) { return m ? a : b; }
   static TP_INLINE M ieq(I a, I b) { return a == b; }
+  static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return *p == pos; }
   static TP_INLINE void store_idx(int64_t* p, I v) { *p = v; }
 
   static TP_INLINE void acc_add(T* p, F v) { *p += v; }

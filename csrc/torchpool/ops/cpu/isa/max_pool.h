@@ -11,7 +11,7 @@ struct MaxPoolKernels {
   KernelSet forward;          // values only
   KernelSet forward_indices;  // values and indices
   KernelSet backward;         // routes grad_output by the indices (route.h)
-  KernelSet backward_owned;   // the same where windows are disjoint (run_owned)
+  KernelSet backward_owned;   // the same as a gather (run_owned)
 };
 
 TORCHPOOL_ISA_TABLE(MaxPoolKernels, max_pool_kernels)
