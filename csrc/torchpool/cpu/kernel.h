@@ -78,12 +78,14 @@ TP_INLINE void band_rows(const KernelArgs& a, int64_t b, int64_t& r0, int64_t& r
 }
 
 // A backward kernel of a reduced dtype accumulates each work item in float scratch
-// of this size, given to each call by the dispatcher.
+// of this size, given to each call by the dispatcher; so does a routing scatter of
+// float or double sums where grad_input is streamed (in its own type).
 TP_INLINE int64_t scratch_bytes(const KernelArgs& a) {
-  if (a.dtype != DType::f16 && a.dtype != DType::bf16) return 0;
+  const bool narrow = a.dtype == DType::f16 || a.dtype == DType::bf16;
+  if (!narrow && !a.stream) return 0;
   const Geometry& g = a.g;
-  const int64_t rows = g.dim[0].in * g.dim[1].in;
-  return int64_t(sizeof(float)) * ((rows + a.bands - 1) / a.bands) * g.dim[2].in * group_lanes(a);
+  const int64_t rows = g.dim[0].in * g.dim[1].in, elem = a.dtype == DType::f64 ? 8 : 4;
+  return elem * ((rows + a.bands - 1) / a.bands) * g.dim[2].in * group_lanes(a);
 }
 
 }  // namespace cpu

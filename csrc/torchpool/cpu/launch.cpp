@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <vector>
 
 namespace torchpool {
@@ -48,9 +49,10 @@ int64_t cache_bands(const KernelArgs& a) {
 void run_bands(KernelFn fn, KernelArgs a, int64_t visits_per_item, int64_t scratch, int64_t* bad) {
   a.bad_index = bad;
   at::parallel_for(0, backward_items(a), grain(visits_per_item), [&](int64_t b, int64_t e) {
-    std::vector<float> buf(size_t(scratch + 3) / 4);
+    // Uninitialized (the kernels zero what they use), so an unused one costs no pass.
+    std::unique_ptr<double[]> buf(scratch > 0 ? new double[size_t(scratch + 7) / 8] : nullptr);
     KernelArgs local = a;
-    local.scratch = buf.data();
+    local.scratch = buf.get();
     fn(local, b, e);
     _mm_sfence();  // non-temporal stores (stream2) are weakly ordered: done before the join
   });

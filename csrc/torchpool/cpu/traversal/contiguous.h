@@ -386,15 +386,21 @@ TP_INLINE void narrow_all(S* dst, const T* src, int64_t n) {
 
 // narrow_all, past the cache where `stream` (a backward's grad_input larger than the
 // cache): converted a few lines at a time into a buffer in L1 and streamed out in
-// whole lines; the partial lines at the ends plainly. A plain store would first read
-// each line of grad_input it fills.
+// whole lines (the same type: streamed from src); the partial lines at the ends
+// plainly. A plain store would first read each line of grad_input it fills.
 template <class S, class T>
 TP_INLINE void narrow_out(S* dst, const T* src, int64_t n, bool stream) {
-  if (!stream || sizeof(S) == sizeof(T)) return narrow_all(dst, src, n);
+  if (!stream) return narrow_all(dst, src, n);
   constexpr int64_t kLine = 64 / int64_t(sizeof(S)), kBuf = 16 * kLine;
   const int64_t head = std::min(n, int64_t((64 - (reinterpret_cast<uintptr_t>(dst) & 63)) & 63) / int64_t(sizeof(S)));
   narrow_all(dst, src, head);
   int64_t i = head;
+  if constexpr (sizeof(S) == sizeof(T)) {  // the same type: streamed straight from src
+    const int64_t lines = (n - i) / kLine;
+    stream_lines(dst + i, src + i, lines);
+    i += lines * kLine;
+    return narrow_all(dst + i, src + i, n - i);
+  }
   alignas(64) S buf[kBuf];
   for (int64_t m; (m = std::min(kBuf, (n - i) / kLine * kLine)) > 0; i += m) {
     narrow_all(buf, src + i, m);

@@ -40,6 +40,9 @@ TP_INLINE void report_bad_index(const KernelArgs& a, int64_t kind, int64_t i) {
 template <class S, bool Add, bool Windowed, class A>
 void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
   constexpr bool direct = std::is_same<A, S>::value || sizeof(A) == sizeof(S);
+  // Sums in the scratch: 16-bit ones in float, and float and double ones where grad_input
+  // is streamed past the cache (summing in place would first read each of its lines).
+  constexpr bool may_stage = !direct || std::is_same<A, typename PacksFor<S>::T>::value;
   const Geometry& g = a.g;
   const S* src = static_cast<const S*>(a.grad_output);
   const int64_t* idx = a.grad_indices;
@@ -53,7 +56,8 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
     band_rows(a, item % a.bands, r0, r1);
     const int64_t d0 = r0 * W, d1 = r1 * W;
     // acc[(i - d0) * lanes + c]: lane c of destination position i of the band
-    A* acc = direct ? reinterpret_cast<A*>(dst) + (grp * sp_dst + d0) * lanes : static_cast<A*>(a.scratch);
+    const bool in_place = !may_stage || (direct && !(a.stream && a.scratch));
+    A* acc = in_place ? reinterpret_cast<A*>(dst) + (grp * sp_dst + d0) * lanes : static_cast<A*>(a.scratch);
     std::memset(static_cast<void*>(acc), 0, sizeof(A) * (d1 - d0) * lanes);  // 0 in every dtype
     auto put = [&](A& d, const S& v) {
       if constexpr (!Add) {
@@ -107,7 +111,8 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
     } else {
       for (int64_t prow = 0; prow < g.dim[0].out * g.dim[1].out; ++prow) source_row(prow, 0, rows - 1);
     }
-    if constexpr (!direct) narrow_out(dst + (grp * sp_dst + d0) * lanes, acc, (d1 - d0) * lanes, a.stream);
+    if constexpr (may_stage)
+      if (!in_place) narrow_out(dst + (grp * sp_dst + d0) * lanes, acc, (d1 - d0) * lanes, a.stream);
   }
 }
 
