@@ -187,9 +187,11 @@ struct PackF {
   static TP_INLINE M ieq(I a, I b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
   static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) {
     const __m256i at = _mm256_set1_epi64x(pos);
-    const __m256 lo = _mm256_castsi256_ps(_mm256_cmpeq_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), at));
-    const __m256 hi = _mm256_castsi256_ps(_mm256_cmpeq_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4)), at));
-    // each 64-bit result's low half, in lane order: (lo0 lo1 hi0 hi1 | lo2 lo3 hi2 hi3), then the middle pairs swapped
+    auto eq4 = [&](const int64_t* q) {
+      return _mm256_castsi256_ps(_mm256_cmpeq_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)), at));
+    };
+    const __m256 lo = eq4(p), hi = eq4(p + 4);
+    // Each 64-bit result's low half: (lo0 lo1 hi0 hi1 | lo2 lo3 hi2 hi3), then the middle pairs swapped.
     const __m256 halves = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(halves), _MM_SHUFFLE(3, 1, 2, 0)));
   }
