@@ -89,6 +89,26 @@ def test_forward_backward(nd, dtype, layout, device):
     assert checked > 20
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_forward_backward_whole_line_pixels(dtype):
+    """Channels-last pixels of whole cache lines (256 channels), rows longer than the
+    16-bit gradient's staging buffer: with streaming forced (test_cpu_levels), the
+    overlapping-window backward streams staged pixels out mid-row and at the row's end."""
+    gen = torch.Generator().manual_seed(7)
+    x = make_input((1, 256, 4, 45), dtype, "channels_last", generator=gen)
+    for kw in [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=1),
+               dict(kernel_size=3, stride=1, padding=1, dilation=2, ceil_mode=True)]:
+        what = f"{dtype} {kw}"
+        xg = x.detach().requires_grad_()
+        out = torchpool.max_pool2d(xg, **kw)
+        g = torch.randn(out.shape, generator=gen).to(dtype)
+        out.backward(g)
+        xr = x.detach().double().contiguous().requires_grad_()
+        F.max_pool2d(xr, **kw).backward(g.double())
+        assert_close(xg.grad, xr.grad.to(dtype), dtype, what + " grad")
+        assert_format(xg.grad, x, what)
+
+
 def routed(values, idx, in_shape, assign=False):
     """values[o] routed to position idx[o] of its plane (summed, or the last one kept), in float64."""
     planes = values.shape[0] * values.shape[1]

@@ -15,6 +15,7 @@
 // whatever the thread count. An index it cannot route is reported, never written:
 // kind 1, outside the plane; kind 2, outside the rows of its output's window.
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -164,8 +165,10 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
   const int64_t* idx = a.grad_indices;
   S* dst = static_cast<S*>(a.grad_input);
   const bool stream = a.stream && whole_lines(dst, C * int64_t(sizeof(S)));
-  // 16-bit packs store half lines: a row is narrowed into an L1 buffer and streamed out.
-  std::vector<S> staged(sizeof(S) == 2 && stream ? size_t(W.in * C) : 0);
+  // 16-bit packs store half lines: pixels are narrowed into an L1 buffer of `span` of
+  // them (whole lines each, as `stream` requires) and streamed out from there.
+  const int64_t span = std::max<int64_t>(1, std::min<int64_t>(W.in, 16384 / (C * int64_t(sizeof(S)))));
+  std::vector<S> staged(sizeof(S) == 2 && stream ? size_t(span * C) : 0);
   const Holders hd(D, 1), hh(H, 1), hw(W, 1);
   std::vector<int64_t> rows(size_t(D.k * H.k));  // the source rows holding a row (offsets)
   int64_t matched = 0;
@@ -182,8 +185,8 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
           rows[size_t(nr++)] = (n * sp_src + prow * W.out) * C;
         }
       S* drow = dst + (n * sp_dst + r * W.in) * C;
-      S* out = staged.empty() ? drow : staged.data();
       for (int64_t x = 0; x < W.in; ++x) {
+        S* out = staged.empty() ? drow + x * C : staged.data() + x % span * C;
         const int64_t nw = hw.count[size_t(x)], pos = r * W.in + x;
         const int64_t* ows = &hw.outs[size_t(x * W.k)];
         auto pack = [&](auto tag, int64_t c) {
@@ -197,15 +200,17 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
               sum = P::add(sum, P::select(m, P::load(src + o), zero));
               matched += P::count(m);
             }
-          S* d = out + x * C + c;
-          if (stream && staged.empty()) P::stream(d, sum); else P::store(d, sum);
+          if (stream && staged.empty()) P::stream(out + c, sum); else P::store(out + c, sum);
         };
         int64_t c = 0;
         if constexpr (PW::N > 1)
           for (; c + PW::N <= C; c += PW::N) pack(PW{}, c);
         for (; c < C; ++c) pack(P1{}, c);
+        if (!staged.empty() && (x % span == span - 1 || x == W.in - 1)) {
+          const int64_t x0 = x - x % span;
+          stream_lines(drow + x0 * C, staged.data(), (x - x0 + 1) * C * int64_t(sizeof(S)) / 64);
+        }
       }
-      if (!staged.empty()) stream_lines(drow, staged.data(), W.in * C * int64_t(sizeof(S)) / 64);
     }
   }
   __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
