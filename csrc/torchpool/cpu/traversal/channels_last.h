@@ -101,9 +101,9 @@ TP_INLINE PixelWindow<P, S> pixel_window(const Geometry& g, const TapTables& tt,
 
 // Calls f(pack tag, reducer, c) for the channel packs [c, c + N) covering [c0, c1):
 // unrolled packs, then single packs, then one lane at a time.
-template <class S, class RM, class RW, class R1, class Fn>
+template <template <class> class R, class S, class RM, class RW, class R1, class Fn>
 TP_INLINE void channel_packs(int64_t c0, int64_t c1, const RM& rm, const RW& rw, const R1& r1, Fn&& f) {
-  using PM = typename PacksFor<S>::Multi;
+  using PM = MultiFor<R, S>;
   using PW = typename PacksFor<S>::Wide;
   using P1 = typename PacksFor<S>::One;
   int64_t c = c0;
@@ -117,7 +117,7 @@ TP_INLINE void channel_packs(int64_t c0, int64_t c1, const RM& rm, const RW& rw,
 template <template <class> class R, class S>
 void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   const Geometry& g = a.g;
-  const R<typename PacksFor<S>::Multi> rm(a);
+  const R<MultiFor<R, S>> rm(a);
   const R<typename PacksFor<S>::Wide> rw(a);
   const R<typename PacksFor<S>::One> r1(a);
   const S* in = static_cast<const S*>(a.input);
@@ -128,7 +128,7 @@ void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   for (int64_t pos = begin; pos < end; ++pos, cur.next()) {
     const int64_t n = pos / out_plane, o = pos - n * out_plane;
     const S* ib = in + n * in_plane * C;
-    channel_packs<S>(0, C, rm, rw, r1, [&](auto tag, const auto& red, int64_t c) {
+    channel_packs<R, S>(0, C, rm, rw, r1, [&](auto tag, const auto& red, int64_t c) {
       using P = decltype(tag);
       red.forward(pixel_window<P, S>(g, tt, cur, ib + c, (n * C + c) * out_plane + o),
                   out + pos * C + c, a.indices ? a.indices + pos * C + c : nullptr);
@@ -142,7 +142,7 @@ void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
 // row (W.out pixels, all channels) are made once into a row buffer. False: scatter.
 template <template <class> class R, class S>
 bool backward_channels_last_gather(const KernelArgs& a, int64_t begin, int64_t end) {
-  using PM = typename PacksFor<S>::Multi;
+  using PM = MultiFor<R, S>;
   using PW = typename PacksFor<S>::Wide;
   using P1 = typename PacksFor<S>::One;
   using T = typename PacksFor<S>::T;
@@ -165,7 +165,7 @@ bool backward_channels_last_gather(const KernelArgs& a, int64_t begin, int64_t e
     const Holders hw(W, 1);
     const TapTables tt(g);
     std::vector<const T*> srcs(size_t(g.dim[0].k * g.dim[1].k));
-    auto each_pack = [&](auto&& f) { channel_packs<S>(0, C, rm, rw, r1o, f); };
+    auto each_pack = [&](auto&& f) { channel_packs<R, S>(0, C, rm, rw, r1o, f); };
     // A pack's values at consecutive channels from p (an unrolled pack's parts too).
     auto load = [](auto tag, const auto* p) {
       using P = decltype(tag);
@@ -239,7 +239,7 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
     const Geometry& g = a.g;
     const Dim& W = g.dim[2];
     if (!windows_tile(g) || g.dim[0].k * g.dim[1].k * W.k > kTaps) return false;
-    const R<typename PacksFor<S>::Multi> rm(a);
+    const R<MultiFor<R, S>> rm(a);
     const R<typename PacksFor<S>::Wide> rw(a);
     const R<P1> r1o(a);
     const S* in = static_cast<const S*>(a.input);
@@ -258,7 +258,7 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
         PixelCursor cur(g, prow * W.out);
         for (int64_t ow = 0; ow < W.out; ++ow, cur.next()) {
           const int64_t o = prow * W.out + ow;
-          channel_packs<S>(0, C, rm, rw, r1o, [&](auto tag, const auto& red, int64_t c) {
+          channel_packs<R, S>(0, C, rm, rw, r1o, [&](auto tag, const auto& red, int64_t c) {
             using P = decltype(tag);
             auto w = pixel_window<P, S>(g, tt, cur, ib ? ib + c : nullptr, (n * C + c) * out_plane + o);
             w.out_off = (n * out_plane + o) * C + c;
@@ -291,7 +291,7 @@ void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   constexpr bool direct = sizeof(S) == sizeof(T);
   constexpr bool need_x = R<typename PacksFor<S>::One>::needs_input;
   const Geometry& g = a.g;
-  const R<typename PacksFor<S>::Multi> rm(a);
+  const R<MultiFor<R, S>> rm(a);
   const R<typename PacksFor<S>::Wide> rw(a);
   const R<typename PacksFor<S>::One> r1o(a);
   const S* in = static_cast<const S*>(a.input);
@@ -313,7 +313,7 @@ void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
       PixelCursor cur(g, prow * g.dim[2].out);
       for (int64_t ow = 0; ow < g.dim[2].out; ++ow, cur.next()) {
         const int64_t o = prow * g.dim[2].out + ow;
-        channel_packs<S>(0, C, rm, rw, r1o, [&](auto tag, const auto& red, int64_t c) {
+        channel_packs<R, S>(0, C, rm, rw, r1o, [&](auto tag, const auto& red, int64_t c) {
           using P = decltype(tag);
           auto w = pixel_window<P, S>(g, tt, cur, ib ? ib + c : nullptr, (n * C + c) * out_plane + o);
           w.out_off = (n * out_plane + o) * C + c;

@@ -258,7 +258,7 @@ TP_INLINE RowWindow<P, S, SK> row_window(const Geometry& g, const TapTables& tt,
 
 template <template <class> class R, class S, int SK>
 void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
-  using PM = typename PacksFor<S>::Multi;
+  using PM = MultiFor<R, S>;
   using PW = typename PacksFor<S>::Wide;
   using P1 = typename PacksFor<S>::One;
   const Geometry& g = a.g;

@@ -105,9 +105,13 @@ struct Unroll {
   }
 };
 
-// How many packs the wide traversals unroll: enough independent chains to cover
-// latency, few enough to stay in registers (16 on AVX2, 32 on AVX-512).
-constexpr int kUnroll = TORCHPOOL_CPU_LEVEL == 2 ? 4 : 2;
+// How many packs the wide traversals unroll: enough independent chains to cover the
+// adds' latency (a window's sum is one chain per lane: 2 packs leave AVX2 waiting on
+// it), few enough to stay in registers (16 on AVX2, 32 on AVX-512). A reducer whose
+// state per pack takes several registers declares `bulky` and gets kUnrollBulky: 4
+// packs of it spill on AVX2.
+constexpr int kUnroll = TORCHPOOL_CPU_LEVEL == 0 ? 2 : 4;
+constexpr int kUnrollBulky = TORCHPOOL_CPU_LEVEL == 2 ? 4 : 2;
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY
 }  // namespace cpu

@@ -3,6 +3,7 @@
 // 2 avx512), and which packs serve each storage type.
 
 #include <cstring>
+#include <type_traits>
 
 #include "torchpool/cpu/vec/scalar.h"
 #include "torchpool/cpu/vec/unroll.h"
@@ -25,22 +26,33 @@ TP_INLINE void stream_lines(void* dst, const void* src, int64_t lines) { std::me
 #endif
 
 // float, half and bfloat16 compute in float; double in double. Wide serves the
-// vectorized interior, Multi (kUnroll packs at once) the bulk of it where there is
-// room, One the edges and tails.
+// vectorized interior, Multi (several packs at once: MultiFor) the bulk of it where
+// there is room, One the edges and tails.
 template <class S>
 struct PacksFor {
   using T = float;
   using Wide = PackF;
-  using Multi = Unroll<PackF, kUnroll>;
   using One = Pack1<float>;
 };
 template <>
 struct PacksFor<double> {
   using T = double;
   using Wide = PackD;
-  using Multi = Unroll<PackD, kUnroll>;
   using One = Pack1<double>;
 };
+
+// The Multi pack of reducer R (unroll.h): kUnroll Wide packs, kUnrollBulky for a
+// reducer that declares `bulky`.
+template <class Red, class = void>
+struct UnrollOf {
+  static constexpr int value = kUnroll;
+};
+template <class Red>
+struct UnrollOf<Red, std::void_t<decltype(Red::bulky)>> {
+  static constexpr int value = Red::bulky ? kUnrollBulky : kUnroll;
+};
+template <template <class> class R, class S>
+using MultiFor = Unroll<typename PacksFor<S>::Wide, UnrollOf<R<typename PacksFor<S>::Wide>>::value>;
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY
 }  // namespace cpu

@@ -112,6 +112,7 @@ struct EvalReduce : Weights<P> {
   using M = typename P::M;
   static constexpr bool needs_input = true;
   static constexpr bool gathers = false;  // State holds an index and a mask: scatters
+  static constexpr bool bulky = true;     // sum, max, argmax and mask per pack (vec.h)
   explicit EvalReduce(const KernelArgs&) {}
 
   template <class Win, class S>
