@@ -267,9 +267,12 @@ void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
         const U* vp = src + srow + ow * C;
         const int64_t* ip = idx + srow + ow * C;
         const int64_t pos = r * W + x;
+        // Masks, not a branch: a conditional store of 16-bit values beside int64
+        // compares does not vectorize on AVX2 (it did only where AVX-512 masks it).
         for (int64_t c = 0; c < C; ++c) {
           const bool hit = ip[c] == pos;
-          dp[c] = hit && !(Add && vp[c] == minus_zero) ? vp[c] : U(0);
+          const U keep = U(-U(hit)) & (Add ? U(-U(vp[c] != minus_zero)) : U(~U(0)));
+          dp[c] = vp[c] & keep;
           m += hit;
         }
       }
