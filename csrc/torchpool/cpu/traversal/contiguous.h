@@ -692,7 +692,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
     if (ow < hi) pack(hi - PW::N);
     for (ow = std::max(ow, hi); ow < W.out; ++ow) one(ow);
   };
-  std::vector<const T*> srcs(size_t(D.k * H.k));
+  LevelArray<const T*> srcs(size_t(D.k * H.k));
   const int64_t npacks = int64_t(plan.cols.size()), nr = plan.rounds;
 
   for (int64_t item = begin; item < end; ++item) {

@@ -2,6 +2,7 @@
 // The packs of the CPU level being compiled (TORCHPOOL_CPU_LEVEL: 0 scalar, 1 avx2,
 // 2 avx512), and which packs serve each storage type.
 
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 
@@ -39,6 +40,20 @@ struct PacksFor<double> {
   using T = double;
   using Wide = PackD;
   using One = Pack1<double>;
+};
+
+// A heap array for the kernels' work buffers. Any code of it the compiler emits out of
+// line is named in this level's namespace; std::vector's would not be (a copy built
+// with one level's flags could then serve another: tests/cpp/check_isa_symbols.cmake).
+template <class T>
+struct LevelArray {
+  T* p;
+  explicit LevelArray(size_t n) : p(new T[n]) {}
+  ~LevelArray() { delete[] p; }
+  LevelArray(const LevelArray&) = delete;
+  LevelArray& operator=(const LevelArray&) = delete;
+  T* data() const { return p; }
+  T& operator[](size_t i) const { return p[i]; }
 };
 
 // The Multi pack of reducer R (unroll.h): kUnroll Wide packs, kUnrollBulky for a
