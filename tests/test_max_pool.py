@@ -221,6 +221,23 @@ def test_backward_rejects_bad_indices():
         torch.ops.torchpool.max_pool2d_backward(g, x, bad[..., :1], [2, 2], [2, 2], [0, 0], [1, 1], False)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_backward_rejects_indices_that_alias_a_position_in_32_bits(dtype):
+    # Rows long enough for whole packs of tiling windows (the gather along the row, whose
+    # index lanes are 32-bit where planes allow): an index 2^32 away from its element's
+    # position, either way, must not be taken for it.
+    x = torch.randn(2, 3, 6, 40, dtype=dtype)
+    y, idx = torch.ops.torchpool.max_pool2d_with_indices(x, [2, 2], [2, 2], [0, 0], [1, 1], False)
+    g = torch.randn_like(y)
+    bwd = torch.ops.torchpool.max_pool2d_backward
+    for col in (3, 13):  # lanes in either half of a pack
+        for shift in (2**32, -(2**32)):
+            bad = idx.clone()
+            bad[1, 2, 1, col] += shift
+            with pytest.raises(RuntimeError, match=f"index {bad[1, 2, 1, col].item()} is out of range"):
+                bwd(g, x, bad, [2, 2], [2, 2], [0, 0], [1, 1], False)
+
+
 @pytest.mark.parametrize("channels", [20, 37])
 def test_backward_routes_any_index_of_its_window_rows_channels_last(channels):
     """Overlapping windows, channels-last (a gather by channel packs, then the tail

@@ -196,10 +196,18 @@ struct PackF {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(halves), _MM_SHUFFLE(3, 1, 2, 0)));
   }
   // An index beyond int32 becomes -1: it matches no position of a plane below 2^31.
+  // Each int64's low half, or -1 where it lies outside [0, INT32_MAX] (its top 33 bits
+  // not all 0). In registers: lanes written to memory one at a time and read back as a
+  // vector stalled on the failed store forwarding.
   static TP_INLINE I load_idx(const int64_t* p) {
-    alignas(32) int32_t t[N];
-    for (int l = 0; l < N; ++l) t[l] = uint64_t(p[l]) <= uint64_t(INT32_MAX) ? int32_t(p[l]) : -1;
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4));
+    const __m256i z = _mm256_setzero_si256(), none = _mm256_set1_epi64x(-1);
+    const __m256i va = _mm256_blendv_epi8(none, a, _mm256_cmpeq_epi64(_mm256_srli_epi64(a, 31), z));
+    const __m256i vb = _mm256_blendv_epi8(none, b, _mm256_cmpeq_epi64(_mm256_srli_epi64(b, 31), z));
+    // The low halves: (a0 a1 b0 b1 | a2 a3 b2 b3), then the middle pairs swapped.
+    const __m256 t = _mm256_shuffle_ps(_mm256_castsi256_ps(va), _mm256_castsi256_ps(vb), 0x88);
+    return _mm256_permute4x64_epi64(_mm256_castps_si256(t), 0xD8);
   }
   static TP_INLINE int count(M a) { return __builtin_popcount(unsigned(_mm256_movemask_ps(a))); }
 
