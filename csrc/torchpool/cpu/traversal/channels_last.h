@@ -25,11 +25,6 @@ struct PixelWindow : PackPlace<P> {
   Taps td, th, tw;
   int64_t valid, padded;
   int64_t lin, lin_step, lin_sub;
-  // The window's positions, listed once per pixel for all its channel packs
-  // (list_positions), else null: visit then walks one flat loop, in which GCC keeps a
-  // reducer's accumulators in registers; across the nested tap loops it could store
-  // them to memory at every tap and reload them at every window row.
-  const int64_t* positions = nullptr;
 
   TP_INLINE F load(const S* p) const {
     return make_parts<P, F>([&](int u) { return B::load(p + u * B::N); });
@@ -43,10 +38,6 @@ struct PixelWindow : PackPlace<P> {
   }
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
-    if (positions) {
-      for (int64_t i = 0; i < valid; ++i) f(load(base + positions[i] * channels), P::iset1(positions[i]));
-      return;
-    }
     visit_positions([&](int64_t sp) { f(load(base + sp * channels), P::iset1(sp)); });
   }
   TP_INLINE I first_index() const { return P::iset1((td.first * hin + th.first) * win + tw.first); }
@@ -86,19 +77,6 @@ struct PixelCursor {
     if (++od == g.dim[0].out) od = 0;
   }
 };
-
-// The positions of the window of the pixel at c, in scan order, into list (room for
-// kListed): true, or false where the window has more.
-constexpr int64_t kListed = 64;
-TP_INLINE bool list_positions(const Geometry& g, const TapTables& tt, const PixelCursor& c, int64_t* list) {
-  const Taps &td = tt.dim[0][c.od].taps, &th = tt.dim[1][c.oh].taps, &tw = tt.dim[2][c.ow].taps;
-  if (td.count * th.count * tw.count > kListed) return false;
-  const int64_t win = g.dim[2].in;
-  window_rows(td, th, g.dim[1].in, [&](int64_t r) {
-    for (int64_t j = 0; j < tw.count; ++j) *list++ = r * win + tw.first + j * tw.step;
-  });
-  return true;
-}
 
 template <class P, class S>
 TP_INLINE PixelWindow<P, S> pixel_window(const Geometry& g, const TapTables& tt,
@@ -147,19 +125,13 @@ void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const TapTables tt(g);
   PixelCursor cur(g, begin % out_plane);
-  int64_t positions[kListed];
   for (int64_t pos = begin; pos < end; ++pos, cur.next()) {
     const int64_t n = pos / out_plane, o = pos - n * out_plane;
     const S* ib = in + n * in_plane * C;
-    // Listed for 16-bit storage only, whose conversions crowd the registers GCC would
-    // keep the accumulators in; for float and double the nested loops keep them there
-    // and ran faster (A/B in-cache: avg 2x2 bfloat16 0.81x the time listed, float 1.1x).
-    const bool listed = sizeof(S) == 2 && list_positions(g, tt, cur, positions);
     channel_packs<R, S>(0, C, rm, rw, r1, [&](auto tag, const auto& red, int64_t c) {
       using P = decltype(tag);
-      auto w = pixel_window<P, S>(g, tt, cur, ib + c, (n * C + c) * out_plane + o);
-      if (listed) w.positions = positions;
-      red.forward(w, out + pos * C + c, a.indices ? a.indices + pos * C + c : nullptr);
+      red.forward(pixel_window<P, S>(g, tt, cur, ib + c, (n * C + c) * out_plane + o),
+                  out + pos * C + c, a.indices ? a.indices + pos * C + c : nullptr);
     });
   }
 }
