@@ -195,10 +195,9 @@ struct PackF {
     const __m256 halves = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(halves), _MM_SHUFFLE(3, 1, 2, 0)));
   }
-  // An index beyond int32 becomes -1: it matches no position of a plane below 2^31.
   // Each int64's low half, or -1 where it lies outside [0, INT32_MAX] (its top 33 bits
-  // not all 0). In registers: lanes written to memory one at a time and read back as a
-  // vector stalled on the failed store forwarding.
+  // not all 0), which matches no position of a plane below 2^31. In registers: lanes
+  // written to memory one at a time and read back as a vector stalled store forwarding.
   static TP_INLINE I load_idx(const int64_t* p) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4));
