@@ -36,9 +36,18 @@ struct PixelWindow : PackPlace<P> {
       for (int64_t j = 0; j < tw.count; ++j) f(r * win + tw.first + j * tw.step);
     });
   }
+  // The taps' loops written out here, not through visit_positions' lambdas: across
+  // those, GCC kept a bfloat16 reducer's accumulators in memory on AVX2.
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
-    visit_positions([&](int64_t sp) { f(load(base + sp * channels), P::iset1(sp)); });
+    for (int64_t i = 0; i < td.count; ++i)
+      for (int64_t k = 0; k < th.count; ++k) {
+        const int64_t r = (td.first + i * td.step) * hin + th.first + k * th.step;
+        for (int64_t j = 0; j < tw.count; ++j) {
+          const int64_t sp = r * win + tw.first + j * tw.step;
+          f(load(base + sp * channels), P::iset1(sp));
+        }
+      }
   }
   TP_INLINE I first_index() const { return P::iset1((td.first * hin + th.first) * win + tw.first); }
 
