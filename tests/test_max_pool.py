@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import (DTYPES, LAYOUTS, TILED, assert_close, assert_format, assert_same, devices, in_layout,
+from conftest import (DTYPES, LAYOUTS, TILED, assert_bits, assert_close, assert_format, assert_same, devices, in_layout,
                       make_input, on_device)
 
 # Shapes that reach every path: long rows (vector packs along W, groups of rows)
@@ -177,6 +177,35 @@ def test_nan_wins_and_last_nan_is_kept():
     x = torch.tensor([[[1.0, float("nan"), 3.0, float("nan"), 2.0]]])
     out, idx = torchpool.max_pool1d(x, 5, return_indices=True)
     assert out.isnan().all() and idx.item() == 3
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_signed_zeros_and_nan_payloads_come_through_bit_for_bit(dtype, layout):
+    """Ties of +0 and -0 keep the first in scan order and the last NaN wins with its own
+    payload, in the values-only forward too (which applies the rule in a shorter form
+    than the indices path). Reduced dtypes: torch on the input widened to float32, and
+    any NaN matches (stored back from float32, a NaN becomes the canonical one, in
+    torch's own reduced-dtype kernels as here)."""
+    gen = torch.Generator().manual_seed(11)
+    ints = {torch.float64: torch.int64, torch.float32: torch.int32}.get(dtype, torch.int16)
+    shape = (2, 3, 13, 41)
+    u = torch.rand(shape, generator=gen)
+    x = torch.where(u < 0.5, -0.0, 0.0)
+    x[u > 0.9] = -1.0
+    x = x.to(dtype)
+    nan_bits = torch.tensor(float("nan"), dtype=dtype).view(ints)
+    payload = nan_bits + torch.randint(1, 64, shape, generator=gen).to(ints)
+    x = torch.where(u < 0.03, payload, x.view(ints)).view(dtype)
+    wide = x.double() if dtype == torch.float64 else x.float()
+    any_nan = dtype not in (torch.float32, torch.float64)
+    for k, s, p in [(2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 0), (3, 3, 0)]:
+        ref = F.max_pool2d(wide, k, s, p)
+        what = f"{dtype} {layout} k{k} s{s} p{p}"
+        xl = in_layout(x, layout)
+        assert_bits(torchpool.max_pool2d(xl, k, s, p).to(wide.dtype), ref, what + " values only", nan_any=any_nan)
+        out = torchpool.max_pool2d(xl, k, s, p, return_indices=True)[0]
+        assert_bits(out.to(wide.dtype), ref, what + " with indices", nan_any=any_nan)
 
 
 def test_window_of_padding_only_is_rejected():

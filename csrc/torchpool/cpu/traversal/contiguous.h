@@ -83,8 +83,11 @@ struct PackPlace {
   }
 };
 
-// Taps along the width are `s` apart between lanes: SK is 1, 2 or 0 (any).
-template <class P, class S, int SK>
+// Taps along the width are `s` apart between lanes: SK is 1, 2 or 0 (any). Raw (for
+// a lane_free reducer's forward): stride-2 loads keep the lanes in the level's raw
+// order (load2_raw), and store() puts the result in order, once per window instead of
+// once per tap; index lanes and lin are then not the lanes' and must go unused.
+template <class P, class S, int SK, bool Raw = false>
 struct RowWindow : PackPlace<P> {
   using B = typename P::Base;
   using F = typename P::F;
@@ -100,10 +103,20 @@ struct RowWindow : PackPlace<P> {
   TP_INLINE typename B::F load_one(const S* p) const {
     if constexpr (B::N == 1 || SK == 1) {
       return B::load(p);
+    } else if constexpr (SK == 2 && Raw) {
+      return B::load2_raw(p);
     } else if constexpr (SK == 2) {
       return B::load2(p);
     } else {
       return B::loadn(p, s);
+    }
+  }
+  template <class T>
+  TP_INLINE void store(T* p, const F& v) const {
+    if constexpr (Raw && SK == 2) {
+      PackPlace<P>::store(p, make_parts<P, F>([&](int u) { return B::in_order(plane, P::part(v, u)); }));
+    } else {
+      PackPlace<P>::store(p, v);
     }
   }
   TP_INLINE F load(const S* p) const {
@@ -231,12 +244,12 @@ TP_INLINE void rows_meeting_band(const Geometry& g, const TapTables& tt, int64_t
 
 // The window of the pack of outputs starting at column ow of output row `row`
 // (with rows parts: rows row .. row + parts - 1). `whole`: all k width taps valid.
-template <class P, class S, int SK>
-TP_INLINE RowWindow<P, S, SK> row_window(const Geometry& g, const TapTables& tt, const S* plane,
+template <class P, class S, int SK, bool Raw = false>
+TP_INLINE RowWindow<P, S, SK, Raw> row_window(const Geometry& g, const TapTables& tt, const S* plane,
                                          const RowTaps& rt, int64_t row, int64_t ow, bool whole) {
   using B = typename P::Base;
   const Dim &H = g.dim[1], &W = g.dim[2];
-  RowWindow<P, S, SK> w;
+  RowWindow<P, S, SK, Raw> w;
   w.plane = plane;
   w.hin = H.in;
   w.win = W.in;
@@ -316,7 +329,8 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
         __builtin_prefetch(p + b);
       auto pack = [&](int64_t ow) {
         auto go = [&](const auto& red, auto tag) {
-          red.forward(row_window<decltype(tag), S, SK>(g, tt, ip, rt, rr, ow, true), out + rr * W.out + ow,
+          red.forward(row_window<decltype(tag), S, SK, LaneFree<R<PW>>::value>(g, tt, ip, rt, rr, ow, true),
+                      out + rr * W.out + ow,
                       idx ? idx + rr * W.out + ow : nullptr);
         };
         if (parts > 1) go(rm, PM{}); else go(rw, PW{});

@@ -66,6 +66,14 @@ template <class Red>
 struct UnrollOf<Red, std::void_t<decltype(Red::bulky)>> {
   static constexpr int value = Red::bulky ? kUnrollBulky : kUnroll;
 };
+// A reducer whose forward is lane-wise (it uses the window's values, its element
+// counts and store(), never index lanes or lin) declares `lane_free`: its stride-2
+// loads may then come in the level's raw lane order (load2_raw, contiguous.h).
+template <class Red, class = void>
+struct LaneFree : std::false_type {};
+template <class Red>
+struct LaneFree<Red, std::void_t<decltype(Red::lane_free)>> : std::bool_constant<Red::lane_free> {};
+
 template <template <class> class R, class S>
 using MultiFor = Unroll<typename PacksFor<S>::Wide, UnrollOf<R<typename PacksFor<S>::Wide>>::value>;
 

@@ -15,6 +15,7 @@ template <class P, bool Indices>
 struct MaxReduce {
   using F = typename P::F;
   using I = typename P::I;
+  static constexpr bool lane_free = !Indices;  // (vec.h)
   explicit MaxReduce(const KernelArgs&) {}
 
   template <class Win, class S>
@@ -22,9 +23,15 @@ struct MaxReduce {
     F m = P::set1(-__builtin_inf());
     I at = w.first_index();
     w.visit([&](F x, I i) {
-      const auto up = P::mor(P::gt(x, m), P::isnan(x));
-      m = P::select(up, x, m);
-      if constexpr (Indices) at = P::iselect(up, i, at);
+      if constexpr (Indices) {
+        const auto up = P::mor(P::gt(x, m), P::isnan(x));
+        m = P::select(up, x, m);
+        at = P::iselect(up, i, at);
+      } else {
+        // The same rule in one operation less: max(x, m) is x where x > m, else m
+        // (and m where either is NaN: x's NaN is then put back).
+        m = P::select(P::isnan(x), x, P::max(x, m));
+      }
     });
     w.store(out, m);
     if constexpr (Indices) w.store_idx(indices, at);

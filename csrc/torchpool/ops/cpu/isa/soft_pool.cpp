@@ -23,6 +23,7 @@ struct SoftReduce {
   using I = typename P::I;
   static constexpr bool needs_input = true;
   static constexpr bool gathers = true;  // State: value packs (contiguous.h)
+  static constexpr bool lane_free = true;  // the forward (vec.h)
   explicit SoftReduce(const KernelArgs&) {}
 
   // e_i, with d set to d_i (floored). Finite m: x_i - m is 0 where x_i equals m anyway.

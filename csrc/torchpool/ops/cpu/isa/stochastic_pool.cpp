@@ -113,6 +113,7 @@ struct EvalReduce : Weights<P> {
   static constexpr bool needs_input = true;
   static constexpr bool gathers = false;  // State holds an index and a mask: scatters
   static constexpr bool bulky = true;     // sum, max, argmax and mask per pack (vec.h)
+  static constexpr bool lane_free = true;  // the forward, which leaves stats' argmax unused
   explicit EvalReduce(const KernelArgs&) {}
 
   template <class Win, class S>
