@@ -39,13 +39,27 @@ struct Taps {
 };
 
 // The rows of a plane (row = t * in_h + h) that a window's depth taps td and height
-// taps th cover: f(row) for each, in scan order; window_last_row the last of them.
+// taps th cover, in scan order:
+//   for (WindowRows r(td, th, in_h); r.more(); r.next()) ... r.row ...
+// A loop of its own rather than a function taking a callback: a reducer's callback
+// called inside another lambda's loop had GCC keep its accumulators in memory.
+struct WindowRows {
+  const Taps &td, &th;
+  int64_t in_h, row, i = 0, k = 0;
+  TP_INLINE WindowRows(const Taps& d, const Taps& h, int64_t in_h_)
+      : td(d), th(h), in_h(in_h_), row(d.first * in_h_ + h.first) {}
+  TP_INLINE bool more() const { return i < td.count; }
+  TP_INLINE void next() {
+    row += th.step;
+    if (++k < th.count) return;
+    k = 0;
+    row = (td.first + ++i * td.step) * in_h + th.first;
+  }
+};
+// f(row) for each row of WindowRows; window_last_row the last of them.
 template <class Fn>
 TP_INLINE void window_rows(const Taps& td, const Taps& th, int64_t in_h, Fn&& f) {
-  for (int64_t i = 0; i < td.count; ++i) {
-    const int64_t t = (td.first + i * td.step) * in_h + th.first;
-    for (int64_t k = 0; k < th.count; ++k) f(t + k * th.step);
-  }
+  for (WindowRows r(td, th, in_h); r.more(); r.next()) f(r.row);
 }
 TP_INLINE int64_t window_last_row(const Taps& td, const Taps& th, int64_t in_h) {
   return (td.first + (td.count - 1) * td.step) * in_h + th.first + (th.count - 1) * th.step;

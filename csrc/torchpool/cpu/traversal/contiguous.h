@@ -138,14 +138,14 @@ struct RowWindow : PackPlace<P> {
 
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
-    window_rows(td, th, hin, [&](int64_t r) {
-      const int64_t rowoff = r * win;
+    for (WindowRows r(td, th, hin); r.more(); r.next()) {
+      const int64_t rowoff = r.row * win;
       const S* row = plane + rowoff;
       for (int64_t j = 0; j < tw.count; ++j) {
         const int64_t w = tw.first + j * tw.step;
         f(load(row + w), P::iadd(lane_s, rowoff + w));
       }
-    });
+    }
   }
   TP_INLINE I first_index() const {
     return P::iadd(lane_s, (td.first * hin + th.first) * win + tw.first);
@@ -325,8 +325,8 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // fetch the input rows the next output rows will add, while these compute.
       const char* p = reinterpret_cast<const char*>(ip + (last_row(rt) + 1) * W.in);
       const char* e = reinterpret_cast<const char*>(in + g.planes() * in_plane);  // on into the next plane
-      for (int64_t b = 0; b < parts * H.s * W.in * int64_t(sizeof(S)) && p + b < e; b += 64)
-        __builtin_prefetch(p + b);
+      const int64_t ahead = std::min(parts * H.s * W.in * int64_t(sizeof(S)), int64_t(e - p));
+      for (int64_t b = 0; b < ahead; b += 64) __builtin_prefetch(p + b);
       auto pack = [&](int64_t ow) {
         auto go = [&](const auto& red, auto tag) {
           red.forward(row_window<decltype(tag), S, SK, LaneFree<R<PW>>::value>(g, tt, ip, rt, rr, ow, true),
