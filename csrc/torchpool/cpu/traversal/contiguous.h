@@ -85,8 +85,8 @@ struct PackPlace {
 
 // Taps along the width are `s` apart between lanes: SK is 1, 2 or 0 (any). Raw (for
 // a lane_free reducer's forward): stride-2 loads keep the lanes in the level's raw
-// order (load2_raw), and store() puts the result in order, once per window instead of
-// once per tap; index lanes and lin are then not the lanes' and must go unused.
+// order (Load2Raw in vec.h), and store() puts the result in order, once per window
+// instead of once per tap; index lanes and lin are then not the lanes' and go unused.
 template <class P, class S, int SK, bool Raw = false>
 struct RowWindow : PackPlace<P> {
   using B = typename P::Base;
@@ -104,7 +104,7 @@ struct RowWindow : PackPlace<P> {
     if constexpr (B::N == 1 || SK == 1) {
       return B::load(p);
     } else if constexpr (SK == 2 && Raw) {
-      return B::load2_raw(p);
+      return Load2Raw<B, S>::load(p);
     } else if constexpr (SK == 2) {
       return B::load2(p);
     } else {
@@ -114,7 +114,7 @@ struct RowWindow : PackPlace<P> {
   template <class T>
   TP_INLINE void store(T* p, const F& v) const {
     if constexpr (Raw && SK == 2) {
-      PackPlace<P>::store(p, make_parts<P, F>([&](int u) { return B::in_order(plane, P::part(v, u)); }));
+      PackPlace<P>::store(p, make_parts<P, F>([&](int u) { return Load2Raw<B, S>::in_order(P::part(v, u)); }));
     } else {
       PackPlace<P>::store(p, v);
     }

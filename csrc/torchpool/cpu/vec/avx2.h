@@ -67,22 +67,12 @@ struct PackF {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
   // Elements 0, 2, ..., 14 (reads 16).
-  static TP_INLINE F load2(const float* p) { return in_order(p, load2_raw(p)); }
+  static TP_INLINE F load2(const float* p) { return in_order(load2_raw(p)); }
   // Lanes 0 2 8 10 4 6 12 14 of the row: in_order swaps the middle 64-bit quarters.
   static TP_INLINE F load2_raw(const float* p) {
     return _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88);
   }
-  static TP_INLINE F in_order(const float*, F v) {
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
-  }
-  template <class S>
-  static TP_INLINE F load2_raw(const S* p) {
-    return load2(p);
-  }
-  template <class S>
-  static TP_INLINE F in_order(const S*, F v) {
-    return v;
-  }
+  static TP_INLINE F in_order(F v) { return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8)); }
   static TP_INLINE F load2(const bf16* p) {
     // The even bf16 of each 32-bit word is its low half: shifted up it is the float.
     __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -258,12 +248,12 @@ struct PackD {
 
   static TP_INLINE F set1(double v) { return _mm256_set1_pd(v); }
   static TP_INLINE F load(const double* p) { return _mm256_loadu_pd(p); }
-  static TP_INLINE F load2(const double* p) { return in_order(p, load2_raw(p)); }
+  static TP_INLINE F load2(const double* p) { return in_order(load2_raw(p)); }
   // Lanes 0 4 2 6 of the row: in_order swaps the middle two.
   static TP_INLINE F load2_raw(const double* p) {
     return _mm256_unpacklo_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4));
   }
-  static TP_INLINE F in_order(const double*, F v) { return _mm256_permute4x64_pd(v, 0xD8); }
+  static TP_INLINE F in_order(F v) { return _mm256_permute4x64_pd(v, 0xD8); }
   static TP_INLINE F loadn(const double* p, int64_t stride) {
     return _mm256_setr_pd(p[0], p[stride], p[2 * stride], p[3 * stride]);
   }

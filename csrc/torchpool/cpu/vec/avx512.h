@@ -79,15 +79,6 @@ struct PackF {
   static TP_INLINE F load2(const half* p) {
     return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_loadu_si512(p)));
   }
-  // load2 is one permute here already: its lanes come in order.
-  template <class S>
-  static TP_INLINE F load2_raw(const S* p) {
-    return load2(p);
-  }
-  template <class S>
-  static TP_INLINE F in_order(const S*, F v) {
-    return v;
-  }
   template <class S>
   static TP_INLINE F loadn(const S* p, int64_t stride) {
     alignas(64) float t[N];
@@ -243,14 +234,6 @@ struct PackD {
   static TP_INLINE F load2(const double* p) {
     const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
     return _mm512_permutex2var_pd(_mm512_loadu_pd(p), even, _mm512_loadu_pd(p + 8));
-  }
-  template <class S>
-  static TP_INLINE F load2_raw(const S* p) {
-    return load2(p);
-  }
-  template <class S>
-  static TP_INLINE F in_order(const S*, F v) {
-    return v;
   }
   static TP_INLINE F loadn(const double* p, int64_t stride) {
     alignas(64) double t[N];

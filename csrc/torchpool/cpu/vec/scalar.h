@@ -8,9 +8,9 @@
 //   set1 load load2 loadn store store2   loads convert any storage type to T; load2
 //                    takes every 2nd element (reads 2N), loadn any stride; store2
 //                    interleaves two packs (writes 2N: lane l of the first at 2l)
-//   load2_raw in_order  load2 with its lanes in an order of the level's choosing (where
-//                    putting them in order takes a permute), and that permute: a
-//                    lane-wise reduction of raw loads puts its result in order once
+//   load2_raw in_order  (where load2 ends in a permute: AVX2's float and double packs)
+//                    load2 without it, and the permute: a lane-wise reduction puts its
+//                    result in order once (Load2Raw in vec.h: load2 elsewhere)
 //   stream stream2   store, store2 past the cache (non-temporal stores) where p starts
 //                    a cache line and the level's stores fill whole lines; else plainly
 //                    (beside the packs, stream_lines(dst, src, n): n whole lines)
@@ -189,14 +189,6 @@ struct Pack1 {
   template <class S>
   static TP_INLINE F load2(const S* p) {
     return widen(*p);
-  }
-  template <class S>
-  static TP_INLINE F load2_raw(const S* p) {
-    return load2(p);
-  }
-  template <class S>
-  static TP_INLINE F in_order(const S*, F v) {
-    return v;
   }
   template <class S>
   static TP_INLINE F loadn(const S* p, int64_t) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "torchpool/cpu/vec/scalar.h"
 #include "torchpool/cpu/vec/unroll.h"
@@ -66,6 +67,19 @@ template <class Red>
 struct UnrollOf<Red, std::void_t<decltype(Red::bulky)>> {
   static constexpr int value = Red::bulky ? kUnrollBulky : kUnroll;
 };
+// Pack B's stride-2 load of S in raw lane order, and the permute that orders its lanes:
+// load2_raw and in_order where B has them for S, else load2 and no permute.
+template <class B, class S, class = void>
+struct Load2Raw {
+  static TP_INLINE typename B::F load(const S* p) { return B::load2(p); }
+  static TP_INLINE typename B::F in_order(typename B::F v) { return v; }
+};
+template <class B, class S>
+struct Load2Raw<B, S, std::void_t<decltype(B::load2_raw(std::declval<const S*>()))>> {
+  static TP_INLINE typename B::F load(const S* p) { return B::load2_raw(p); }
+  static TP_INLINE typename B::F in_order(typename B::F v) { return B::in_order(v); }
+};
+
 // A reducer whose forward is lane-wise (it uses the window's values, its element
 // counts and store(), never index lanes or lin) declares `lane_free`: its stride-2
 // loads may then come in the level's raw lane order (load2_raw, contiguous.h).
