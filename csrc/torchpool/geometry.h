@@ -47,7 +47,7 @@ struct WindowRows {
   const Taps &td, &th;
   int64_t in_h, row, i = 0, k = 0;
   TP_INLINE WindowRows(const Taps& d, const Taps& h, int64_t in_h_)
-      : td(d), th(h), in_h(in_h_), row(d.first * in_h_ + h.first) {}
+      : td(d), th(h), in_h(in_h_), row(d.first * in_h_ + h.first), i(h.count > 0 ? 0 : d.count) {}
   TP_INLINE bool more() const { return i < td.count; }
   TP_INLINE void next() {
     row += th.step;

@@ -246,7 +246,7 @@ TP_INLINE void rows_meeting_band(const Geometry& g, const TapTables& tt, int64_t
 // (with rows parts: rows row .. row + parts - 1). `whole`: all k width taps valid.
 template <class P, class S, int SK, bool Raw = false>
 TP_INLINE RowWindow<P, S, SK, Raw> row_window(const Geometry& g, const TapTables& tt, const S* plane,
-                                         const RowTaps& rt, int64_t row, int64_t ow, bool whole) {
+                                              const RowTaps& rt, int64_t row, int64_t ow, bool whole) {
   using B = typename P::Base;
   const Dim &H = g.dim[1], &W = g.dim[2];
   RowWindow<P, S, SK, Raw> w;
@@ -330,8 +330,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       auto pack = [&](int64_t ow) {
         auto go = [&](const auto& red, auto tag) {
           red.forward(row_window<decltype(tag), S, SK, LaneFree<R<PW>>::value>(g, tt, ip, rt, rr, ow, true),
-                      out + rr * W.out + ow,
-                      idx ? idx + rr * W.out + ow : nullptr);
+                      out + rr * W.out + ow, idx ? idx + rr * W.out + ow : nullptr);
         };
         if (parts > 1) go(rm, PM{}); else go(rw, PW{});
       };

@@ -82,7 +82,7 @@ struct Load2Raw<B, S, std::void_t<decltype(B::load2_raw(std::declval<const S*>()
 
 // A reducer whose forward is lane-wise (it uses the window's values, its element
 // counts and store(), never index lanes or lin) declares `lane_free`: its stride-2
-// loads may then come in the level's raw lane order (load2_raw, contiguous.h).
+// loads may then come in the level's raw lane order (Load2Raw; RowWindow, contiguous.h).
 template <class Red, class = void>
 struct LaneFree : std::false_type {};
 template <class Red>
