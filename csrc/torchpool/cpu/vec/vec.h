@@ -57,15 +57,15 @@ struct LevelArray {
   T& operator[](size_t i) const { return p[i]; }
 };
 
-// The Multi pack of reducer R (unroll.h): kUnroll Wide packs, kUnrollBulky for a
-// reducer that declares `bulky`.
+// A reducer whose state per pack takes several registers declares `bulky`.
 template <class Red, class = void>
-struct UnrollOf {
-  static constexpr int value = kUnroll;
-};
+struct Bulky : std::false_type {};
 template <class Red>
-struct UnrollOf<Red, std::void_t<decltype(Red::bulky)>> {
-  static constexpr int value = Red::bulky ? kUnrollBulky : kUnroll;
+struct Bulky<Red, std::void_t<decltype(Red::bulky)>> : std::bool_constant<Red::bulky> {};
+// The Multi pack of reducer R (unroll.h): kUnroll Wide packs, kUnrollBulky if bulky.
+template <class Red>
+struct UnrollOf {
+  static constexpr int value = Bulky<Red>::value ? kUnrollBulky : kUnroll;
 };
 // Pack B's stride-2 load of S in raw lane order, and the permute that orders its lanes:
 // load2_raw and in_order where B has them for S, else load2 and no permute.
