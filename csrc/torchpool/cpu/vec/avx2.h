@@ -211,6 +211,16 @@ struct PackF {
     return _mm256_permute4x64_epi64(_mm256_castps_si256(t), 0xD8);
   }
   static TP_INLINE int count(M a) { return __builtin_popcount(unsigned(_mm256_movemask_ps(a))); }
+  using Tally = __m256i;  // each lane's count: a set lane is -1, subtracted
+  static TP_INLINE Tally tally0() { return _mm256_setzero_si256(); }
+  static TP_INLINE Tally tally(Tally t, M a) { return _mm256_sub_epi32(t, _mm256_castps_si256(a)); }
+  static TP_INLINE int64_t tally_sum(Tally t) {
+    alignas(32) int32_t v[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(v), t);
+    int64_t s = 0;
+    for (int l = 0; l < 8; ++l) s += v[l];
+    return s;
+  }
 
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)));
@@ -317,6 +327,14 @@ struct PackD {
   static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return ieq(load_idx(p), _mm256_set1_epi64x(pos)); }
   static TP_INLINE I load_idx(const int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static TP_INLINE int count(M a) { return __builtin_popcount(unsigned(_mm256_movemask_pd(a))); }
+  using Tally = __m256i;  // each lane's count: a set lane is -1, subtracted
+  static TP_INLINE Tally tally0() { return _mm256_setzero_si256(); }
+  static TP_INLINE Tally tally(Tally t, M a) { return _mm256_sub_epi64(t, _mm256_castpd_si256(a)); }
+  static TP_INLINE int64_t tally_sum(Tally t) {
+    alignas(32) int64_t v[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(v), t);
+    return v[0] + v[1] + v[2] + v[3];
+  }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), v)); }
