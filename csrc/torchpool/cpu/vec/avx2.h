@@ -44,6 +44,16 @@ TP_INLINE __m256 philox_uniform8(uint64_t seed, uint64_t offset, int64_t first, 
   return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
 }
 
+// The sum of a vector's integer lanes of type L (a Tally's counts).
+template <class L>
+TP_INLINE int64_t lane_sum(__m256i t) {
+  alignas(32) L v[32 / sizeof(L)];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(v), t);
+  int64_t s = 0;
+  for (L x : v) s += x;
+  return s;
+}
+
 struct PackF {
   using T = float;
   using F = __m256;
@@ -214,13 +224,7 @@ struct PackF {
   using Tally = __m256i;  // each lane's count: a set lane is -1, subtracted
   static TP_INLINE Tally tally0() { return _mm256_setzero_si256(); }
   static TP_INLINE Tally tally(Tally t, M a) { return _mm256_sub_epi32(t, _mm256_castps_si256(a)); }
-  static TP_INLINE int64_t tally_sum(Tally t) {
-    alignas(32) int32_t v[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(v), t);
-    int64_t s = 0;
-    for (int l = 0; l < 8; ++l) s += v[l];
-    return s;
-  }
+  static TP_INLINE int64_t tally_sum(Tally t) { return lane_sum<int32_t>(t); }
 
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)));
@@ -330,11 +334,7 @@ struct PackD {
   using Tally = __m256i;  // each lane's count: a set lane is -1, subtracted
   static TP_INLINE Tally tally0() { return _mm256_setzero_si256(); }
   static TP_INLINE Tally tally(Tally t, M a) { return _mm256_sub_epi64(t, _mm256_castpd_si256(a)); }
-  static TP_INLINE int64_t tally_sum(Tally t) {
-    alignas(32) int64_t v[4];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(v), t);
-    return v[0] + v[1] + v[2] + v[3];
-  }
+  static TP_INLINE int64_t tally_sum(Tally t) { return lane_sum<int64_t>(t); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), v)); }
