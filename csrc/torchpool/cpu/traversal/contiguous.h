@@ -102,7 +102,7 @@ struct RowWindow : PackPlace<P> {
   I lane_s;         // the index offset of each lane and part
   int64_t valid, padded;
   int64_t lin, lin_step, lin_sub;  // NCDHW linear index of the first output; steps
-  const int64_t* taps = nullptr;    // Flat: the window's offsets (FlatTaps)
+  const int64_t* taps = nullptr;    // Flat: the window's offsets (made by forward_rows)
   int64_t ntaps = 0;
 
   TP_INLINE typename B::F load_one(const S* p) const {

@@ -172,6 +172,7 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
   const Holders hd(D, 1), hh(H, 1), hw(W, 1);
   std::vector<int64_t> rows(size_t(D.k * H.k));  // the source rows holding a row (offsets)
   int64_t matched = 0;
+  const bool tally_each_pixel = W.out * D.k * H.k >= INT32_MAX;
   for (int64_t item = begin; item < end; ++item) {
     const int64_t n = item / a.bands;
     int64_t r0, r1;
@@ -186,9 +187,16 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
         }
       S* drow = dst + (n * sp_dst + r * W.in) * C;
       // The row's matches, counted in registers (a count() per tap moved each mask
-      // out of the vector unit: a third of the kernel's time in perf).
+      // out of the vector unit: a third of the kernel's time in perf). A lane counts
+      // at most the outputs whose windows hold the row, W.out * D.k * H.k; where that
+      // could pass a Tally lane's 2^31, the count is taken at every pixel instead.
       auto tally_w = PW::tally0();
       auto tally_1 = P1::tally0();
+      auto take_tally = [&] {
+        matched += PW::tally_sum(tally_w) + P1::tally_sum(tally_1);  // (one stays 0 where PW is P1)
+        tally_w = PW::tally0();
+        tally_1 = P1::tally0();
+      };
       for (int64_t x = 0; x < W.in; ++x) {
         S* out = staged.empty() ? drow + x * C : staged.data() + x % span * C;
         const int64_t nw = hw.count[size_t(x)], pos = r * W.in + x;
@@ -214,8 +222,9 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
           const int64_t x0 = x - x % span;
           stream_lines(drow + x0 * C, staged.data(), (x - x0 + 1) * C * int64_t(sizeof(S)) / 64);
         }
+        if (tally_each_pixel) take_tally();
       }
-      matched += PW::tally_sum(tally_w) + P1::tally_sum(tally_1);  // (one stays 0 where PW is P1)
+      take_tally();
     }
   }
   __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
