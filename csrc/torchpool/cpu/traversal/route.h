@@ -190,12 +190,12 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
       // out of the vector unit: a third of the kernel's time in perf). A lane counts
       // at most the outputs whose windows hold the row, W.out * D.k * H.k; where that
       // could pass a Tally lane's 2^31, the count is taken at every pixel instead.
-      auto tally_w = PW::tally0();
-      auto tally_1 = P1::tally0();
+      auto tally_w = Tallies<PW>::zero();
+      auto tally_1 = Tallies<P1>::zero();
       auto take_tally = [&] {
-        matched += PW::tally_sum(tally_w) + P1::tally_sum(tally_1);  // (one stays 0 where PW is P1)
-        tally_w = PW::tally0();
-        tally_1 = P1::tally0();
+        matched += Tallies<PW>::sum(tally_w) + Tallies<P1>::sum(tally_1);  // (one stays 0 where PW is P1)
+        tally_w = Tallies<PW>::zero();
+        tally_1 = Tallies<P1>::zero();
       };
       for (int64_t x = 0; x < W.in; ++x) {
         S* out = staged.empty() ? drow + x * C : staged.data() + x % span * C;
@@ -210,7 +210,7 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
               const int64_t o = rows[size_t(q)] + ows[j] * C + c;
               const auto m = P::idx_eq(idx + o, pos);
               sum = P::add(sum, P::select(m, P::load(src + o), zero));
-              tally = P::tally(tally, m);
+              tally = Tallies<P>::add(tally, m);
             }
           if (stream && staged.empty()) P::stream(out + c, sum); else P::store(out + c, sum);
         };

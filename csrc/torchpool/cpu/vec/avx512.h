@@ -195,10 +195,6 @@ struct PackF {
                               _mm512_cvtsepi64_epi32(_mm512_loadu_si512(p + 8)), 1);
   }
   static TP_INLINE int count(M a) { return __builtin_popcount(a); }
-  using Tally = int64_t;  // a mask register's count is cheap here
-  static TP_INLINE Tally tally0() { return 0; }
-  static TP_INLINE Tally tally(Tally t, M a) { return t + __builtin_popcount(a); }
-  static TP_INLINE int64_t tally_sum(Tally t) { return t; }
 
   static TP_INLINE void store_idx(int64_t* p, I v) {
     _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
@@ -299,10 +295,6 @@ struct PackD {
   static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return ieq(load_idx(p), iset1(pos)); }
   static TP_INLINE I load_idx(const int64_t* p) { return _mm512_loadu_si512(p); }
   static TP_INLINE int count(M a) { return __builtin_popcount(a); }
-  using Tally = int64_t;  // a mask register's count is cheap here
-  static TP_INLINE Tally tally0() { return 0; }
-  static TP_INLINE Tally tally(Tally t, M a) { return t + __builtin_popcount(a); }
-  static TP_INLINE int64_t tally_sum(Tally t) { return t; }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm512_storeu_pd(p, _mm512_add_pd(_mm512_loadu_pd(p), v)); }

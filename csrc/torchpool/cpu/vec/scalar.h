@@ -25,9 +25,10 @@
 //   idx_eq           the lanes whose int64 index (N from p) equals pos, compared as int64
 //   load_idx count   int64 indices as index lanes (any no plane position can equal stays
 //                    unequal to every one); the lanes a mask sets
-//   Tally tally0 tally tally_sum   a running count of the lanes masks set, kept in
-//                    registers (a lane's count below 2^31 on AVX2): one operation a
-//                    mask, where count() moves each mask to a general register
+//   Tally tally0 tally tally_sum   (AVX2's packs, where count() moves each mask out
+//                    of the vector unit) a running count of the lanes masks set, kept
+//                    in a vector, a lane's count below 2^31 (Tallies in vec.h: count()
+//                    elsewhere)
 //   uniform          Philox uniforms in [0, 1) of the linear indices first + l*step,
 //                    as philox.h's (plain packs only: an Unroll's parts are built apart)
 //
@@ -244,10 +245,6 @@ struct Pack1 {
   static TP_INLINE I iset1(int64_t c) { return c; }
   static TP_INLINE I load_idx(const int64_t* p) { return *p; }
   static TP_INLINE int count(M a) { return a ? 1 : 0; }
-  using Tally = int64_t;
-  static TP_INLINE Tally tally0() { return 0; }
-  static TP_INLINE Tally tally(Tally t, M a) { return t + (a ? 1 : 0); }
-  static TP_INLINE int64_t tally_sum(Tally t) { return t; }
   static TP_INLINE I iselect(M m, I a, I b) { return m ? a : b; }
   static TP_INLINE M ieq(I a, I b) { return a == b; }
   static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return *p == pos; }

@@ -80,6 +80,23 @@ struct Load2Raw<B, S, std::void_t<decltype(B::load2_raw(std::declval<const S*>()
   static TP_INLINE typename B::F in_order(typename B::F v) { return B::in_order(v); }
 };
 
+// A running count of the lanes masks of pack P set: P's Tally where it has one (AVX2:
+// counts kept in a vector, one subtract a mask), else count() added up.
+template <class P, class = void>
+struct Tallies {
+  using T = int64_t;
+  static TP_INLINE T zero() { return 0; }
+  static TP_INLINE T add(T t, typename P::M m) { return t + P::count(m); }
+  static TP_INLINE int64_t sum(T t) { return t; }
+};
+template <class P>
+struct Tallies<P, std::void_t<typename P::Tally>> {
+  using T = typename P::Tally;
+  static TP_INLINE T zero() { return P::tally0(); }
+  static TP_INLINE T add(T t, typename P::M m) { return P::tally(t, m); }
+  static TP_INLINE int64_t sum(T t) { return P::tally_sum(t); }
+};
+
 // A reducer whose forward is lane-wise (it uses the window's values, its element
 // counts and store(), never index lanes or lin) declares `lane_free`: its stride-2
 // loads may then come in the level's raw lane order (Load2Raw; RowWindow, contiguous.h).
