@@ -448,16 +448,21 @@ bool check_unpool_routing(const Case& c, DType t, Layout l, bool anywhere) {
       }
       std::vector<uint8_t> sum0 = run_routing(k0.add_any.get(l, t), a, false, scattered);
       REQUIRE(first_difference(t, run_routing(k.add_any.get(l, t), a, false, scattered), sum0) == -1);
-      // Overlapping windows, channels-last: max pooling's gathering backward (route_held)
-      // forms the adding scatter's sums, and counts every source as matched.
+      // Overlapping windows, channels-last: max pooling's gathering backward (route_held,
+      // for 32- and 64-bit storage) forms the adding scatter's sums, and counts every
+      // source as matched; for 16-bit storage it matches none, and the caller scatters.
       if (l == Layout::channels_last && !anywhere && !g.disjoint_windows()) {
         int64_t matched = 0;
         KernelArgs b = a;
         b.matched = &matched;
         const std::vector<uint8_t> got =
             run_routing(max_pool_kernels(lv).backward_owned.get(l, t), b, false, scattered);
-        REQUIRE(first_difference(t, got, sum0) == -1);
-        REQUIRE(matched == out_n);
+        if (sz == 2) {
+          REQUIRE(matched == 0);
+        } else {
+          REQUIRE(first_difference(t, got, sum0) == -1);
+          REQUIRE(matched == out_n);
+        }
       }
       REQUIRE(bad[0] == 0);
     }
