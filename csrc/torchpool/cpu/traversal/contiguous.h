@@ -865,14 +865,22 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
         const int64_t row = plane * D.out * H.out + prow;
         // Where each window row goes: its row of grad_input, or null outside the band
         // (a window the band splits is formed by both). The same for every pack of the row.
+        // The window's element offsets from its first column, also the same for every
+        // pack: visited as a list (RowWindow's Flat), not window row by window row, whose
+        // set-up per row cost as much as a 2x2 window's taps (soft pooling).
         S* dst[kTaps / SK];
-        int nrows = 0;
-        window_rows(rt.td, rt.th, H.in,
-                    [&](int64_t r) { dst[nrows++] = r >= r0 && r < r1 ? gp + r * W.in : nullptr; });
+        int64_t taps[kTaps];
+        int nrows = 0, ntaps = 0;
+        window_rows(rt.td, rt.th, H.in, [&](int64_t r) {
+          dst[nrows++] = r >= r0 && r < r1 ? gp + r * W.in : nullptr;
+          for (int64_t j = 0; j < W.k; ++j) taps[ntaps++] = r * W.in + j * W.d;
+        });
         // Inlined: a call per pack, with its frame and reloads, cost as much as the window.
         auto window = [&](auto tag, const auto& red, int64_t ow) __attribute__((always_inline)) {
           using P = decltype(tag);
-          const auto w = row_window<P, S, SK>(g, tt, ip, rt, row, ow, true);
+          auto w = row_window<P, S, SK, false, true>(g, tt, ip, rt, row, ow, true);
+          w.taps = taps;
+          w.ntaps = ntaps;
           typename P::F c[kTaps];  // visit order: window rows, then the SK width taps
           red.own(w, w.load_out(gout), c);
           const int64_t col = W.start(ow);
