@@ -778,7 +778,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
                 typename PG::F v[K];
                 for (int k = 0; k < K; ++k) {
                   v[k] = PG::load(srcs[n] + k * row_len + st.off);
-                  if (permuted) v[k] = PG::permute(v[k], st.perm);  // (a branch on identity cost more)
+                  if (permuted) v[k] = PG::permute(v[k], st.perm);  // (identity too: no branch here)
                 }
                 StateG sv;
                 std::memcpy(static_cast<void*>(&sv), v, sizeof sv);
