@@ -102,7 +102,7 @@ struct RowWindow : PackPlace<P> {
   I lane_s;         // the index offset of each lane and part
   int64_t valid, padded;
   int64_t lin, lin_step, lin_sub;  // NCDHW linear index of the first output; steps
-  const int64_t* taps = nullptr;    // Flat: the window's offsets (made by forward_rows)
+  const int64_t* taps = nullptr;    // Flat: the window's offsets (window_taps)
   int64_t ntaps = 0;
 
   TP_INLINE typename B::F load_one(const S* p) const {
@@ -237,6 +237,17 @@ struct RowTaps {
         padded(tt.dim[0][od].padded * tt.dim[1][oh].padded) {}
 };
 
+// The offsets of a whole window's elements from its first column, in scan order (its
+// rows' offsets in the plane plus its width taps), into taps: RowWindow's Flat list,
+// the same for every pack of an output row. Returns their count.
+TP_INLINE int64_t window_taps(const RowTaps& rt, int64_t in_h, const Dim& W, int64_t* taps) {
+  int64_t n = 0;
+  window_rows(rt.td, rt.th, in_h, [&](int64_t r) {
+    for (int64_t j = 0; j < W.k; ++j) taps[n++] = r * W.in + j * W.d;
+  });
+  return n;
+}
+
 // Calls f(row, rt, first, last) for each output row (row = od * out_h + oh, within the
 // plane) whose window rows, spanning [first, last] (rows count t * in_h + h), meet
 // input rows [r0, r1): the output rows a backward work item must visit.
@@ -335,9 +346,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // The whole windows' element offsets from their first column, made once for
       // all packs of the group rather than enumerated per pack (in-cache, 1 thread:
       // 0.88-0.93x the time of max and avg).
-      int64_t ntaps = 0;
-      for (WindowRows r(rt.td, rt.th, H.in); r.more(); r.next())
-        for (int64_t j = 0; j < W.k; ++j) taps[size_t(ntaps++)] = r.row * W.in + j * W.d;
+      const int64_t ntaps = window_taps(rt, H.in, W, taps.data());
       // The rows of a plane are short streams the hardware prefetcher barely catches:
       // fetch the input rows the next output rows will add, while these compute.
       const char* p = reinterpret_cast<const char*>(ip + (last_row(rt) + 1) * W.in);
@@ -735,7 +744,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
     for (ow = std::max(ow, hi); ow < W.out; ++ow) one(ow);
   };
   LevelArray<const T*> srcs(size_t(D.k * H.k));
-  const int64_t npacks = int64_t(plan.cols.size()), nr = plan.rounds;
+  const int64_t nr = plan.rounds;
 
   for (int64_t item = begin; item < end; ++item) {
     const int64_t plane = item / a.bands;
@@ -869,12 +878,11 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
         // pack: visited as a list (RowWindow's Flat), not window row by window row, whose
         // set-up per row cost as much as a 2x2 window's taps (soft pooling).
         S* dst[kTaps / SK];
+        int nrows = 0;
+        window_rows(rt.td, rt.th, H.in,
+                    [&](int64_t r) { dst[nrows++] = r >= r0 && r < r1 ? gp + r * W.in : nullptr; });
         int64_t taps[kTaps];
-        int nrows = 0, ntaps = 0;
-        window_rows(rt.td, rt.th, H.in, [&](int64_t r) {
-          dst[nrows++] = r >= r0 && r < r1 ? gp + r * W.in : nullptr;
-          for (int64_t j = 0; j < W.k; ++j) taps[ntaps++] = r * W.in + j * W.d;
-        });
+        const int64_t ntaps = window_taps(rt, H.in, W, taps);
         // Inlined: a call per pack, with its frame and reloads, cost as much as the window.
         auto window = [&](auto tag, const auto& red, int64_t ow) __attribute__((always_inline)) {
           using P = decltype(tag);
