@@ -298,17 +298,17 @@ void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
 // sources loads its values and indices once, and each window row in the band takes,
 // in its two width taps, the value where the index names the tap, else 0 (Add: 0 +
 // value, as route_owned) — stored interleaved (store2), every destination once. Other
-// geometries match nothing here, and the caller scatters.
+// geometries match nothing here, and the caller scatters. 16-bit storage moves as bits
+// (the pack's Bits), converted once per pack rather than at each window row's store
+// (Add: the bits of 0 + value; assigning: the value's own bits, every NaN kept).
 template <class S, bool Add>
 void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   using P = typename PacksFor<S>::Wide;
   using T = typename PacksFor<S>::T;
+  constexpr bool as_bits = sizeof(S) == 2 && P::N > 1;
   const Geometry& g = a.g;
   const Dim &H = g.dim[1], &W = g.dim[2];
   const int64_t sp_src = g.out_plane(), sp_dst = g.in_plane();
-  // Assigning (max_unpool) copies bits, which a 16-bit value's trip through float would
-  // not keep for every NaN: those take the scatter.
-  if constexpr (!Add && sizeof(S) == 2) return;
   if (!windows_tile(g) || W.k != 2 || g.dim[0].k * H.k > 64 || P::N == 1 || (!P::wide_index && sp_dst > INT32_MAX) ||
       W.out < P::N)
     return;
@@ -334,21 +334,27 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // values again, and counts only its new lanes.
       for (int64_t ow = 0; ow < W.out; ow += P::N) {
         const int64_t at = ow + P::N <= W.out ? ow : W.out - P::N;
-        const auto v = P::load(sv + at);
         const auto ix = P::load_idx(si + at);
         const auto zero = P::set1(T(0));
+        // What a destination the index names receives (select(m, 0 + v, 0) is the
+        // select of 0 + v: 0 + 0 is +0).
+        const auto v = Add ? P::add(zero, P::load(sv + at)) : P::load(sv + at);
         auto hit = P::gt(zero, zero);  // no lane
+        auto vb = [&] {
+          if constexpr (as_bits) return Add ? P::bits32(dst, v) : P::load_bits(sv + at); else return 0;
+        }();
         for (int n = 0; n < nr; ++n) {
           const auto tap = P::iadd(P::lanes(2), rows[n] * W.in + 2 * at);
           const auto m0 = P::ieq(ix, tap), m1 = P::ieq(ix, P::iadd(tap, 1));
           hit = P::mor(hit, P::mor(m0, m1));
           S* d = dst + plane * sp_dst + rows[n] * W.in + 2 * at;
-          auto c0 = P::select(m0, v, zero), c1 = P::select(m1, v, zero);
-          if constexpr (Add) c0 = P::add(zero, c0), c1 = P::add(zero, c1);
-          if (stream)
-            P::stream2(d, c0, c1);
-          else
-            P::store2(d, c0, c1);
+          if constexpr (as_bits) {
+            const auto c0 = P::select_bits(m0, vb), c1 = P::select_bits(m1, vb);
+            if (stream) P::stream2_bits(d, c0, c1); else P::store2_bits(d, c0, c1);
+          } else {
+            const auto c0 = P::select(m0, v, zero), c1 = P::select(m1, v, zero);
+            if (stream) P::stream2(d, c0, c1); else P::store2(d, c0, c1);
+          }
         }
         if (at != ow) hit = P::mand(hit, lanes_from<P>(ow - at));
         matched += P::count(hit);

@@ -109,8 +109,23 @@ struct PackF {
   }
   template <class S>
   static TP_INLINE void store2(S* p, F even, F odd) {  // 16-bit: one 32-bit word per pair, no permute
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                        _mm256_or_si256(bits32(p, even), _mm256_slli_epi32(bits32(p, odd), 16)));
+    store2_bits(p, bits32(p, even), bits32(p, odd));
+  }
+  // 16-bit storage moved as bits, each element in the low half of a 32-bit lane: as
+  // stored (load_bits), where m is set else 0 (select_bits), interleaved as store2.
+  using Bits = __m256i;
+  template <class S>
+  static TP_INLINE Bits load_bits(const S* p) {
+    return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static TP_INLINE Bits select_bits(M m, Bits b) { return _mm256_and_si256(_mm256_castps_si256(m), b); }
+  template <class S>
+  static TP_INLINE void store2_bits(S* p, Bits even, Bits odd) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_or_si256(even, _mm256_slli_epi32(odd, 16)));
+  }
+  template <class S>
+  static TP_INLINE void stream2_bits(S* p, Bits even, Bits odd) {  // half a line: plainly
+    store2_bits(p, even, odd);
   }
   // store past the cache (non-temporal) where p starts half a cache line (consecutive
   // stores fill it), else store; 16-bit storage: plainly.

@@ -101,7 +101,7 @@ struct PackF {
   }
   template <class S>
   static TP_INLINE void store2(S* p, F even, F odd) {  // 16-bit: one 32-bit word per pair
-    _mm512_storeu_si512(p, bits2(p, even, odd));
+    store2_bits(p, bits32(p, even), bits32(p, odd));
   }
   // store2 past the cache (non-temporal) where p starts a cache line, else store2.
   static TP_INLINE void stream2(float* p, F even, F odd) {
@@ -113,8 +113,24 @@ struct PackF {
   }
   template <class S>
   static TP_INLINE void stream2(S* p, F even, F odd) {  // 16-bit: the 2N elements are one line
-    if (!line_start(p)) return store2(p, even, odd);
-    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), bits2(p, even, odd));
+    stream2_bits(p, bits32(p, even), bits32(p, odd));
+  }
+  // 16-bit storage moved as bits, each element in the low half of a 32-bit lane: as
+  // stored (load_bits), where m is set else 0 (select_bits), interleaved as store2.
+  using Bits = __m512i;
+  template <class S>
+  static TP_INLINE Bits load_bits(const S* p) {
+    return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static TP_INLINE Bits select_bits(M m, Bits b) { return _mm512_maskz_mov_epi32(m, b); }
+  template <class S>
+  static TP_INLINE void store2_bits(S* p, Bits even, Bits odd) {
+    _mm512_storeu_si512(p, _mm512_or_si512(even, _mm512_slli_epi32(odd, 16)));
+  }
+  template <class S>
+  static TP_INLINE void stream2_bits(S* p, Bits even, Bits odd) {
+    if (!line_start(p)) return store2_bits(p, even, odd);
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), _mm512_or_si512(even, _mm512_slli_epi32(odd, 16)));
   }
   static TP_INLINE void store(float* p, F v) { _mm512_storeu_ps(p, v); }
   // store past the cache where p starts a cache line (16-bit storage: half a line, plainly).
@@ -142,11 +158,6 @@ struct PackF {
   static TP_INLINE __m256i bits(const bf16* p, F v) { return _mm512_cvtepi32_epi16(bits32(p, v)); }
   static TP_INLINE __m256i bits(const half*, F v) {
     return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  }
-  // Lane l of even then of odd, as 2N consecutive 16-bit elements: no permute.
-  template <class S>
-  static TP_INLINE __m512i bits2(const S* p, F even, F odd) {
-    return _mm512_or_si512(bits32(p, even), _mm512_slli_epi32(bits32(p, odd), 16));
   }
 
   static TP_INLINE F add(F a, F b) { return _mm512_add_ps(a, b); }
