@@ -88,6 +88,13 @@ struct PackF {
     __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
   }
+  // 2N bfloat16 as two packs: the even elements and the odd ones, one load and one
+  // operation each (load widens 8 in two); store2 puts them back in order.
+  static TP_INLINE void load_pair(const bf16* p, F& even, F& odd) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(int32_t(0xFFFF0000u))));
+  }
   static TP_INLINE F load2(const half* p) {
     __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     w = _mm256_and_si256(w, _mm256_set1_epi32(0xFFFF));

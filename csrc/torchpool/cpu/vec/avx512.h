@@ -76,6 +76,13 @@ struct PackF {
     // The even bf16 of each 32-bit word is its low half: shifted up it is the float.
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_loadu_si512(p), 16));
   }
+  // 2N bfloat16 as two packs: the even elements and the odd ones, one load and one
+  // operation each (load widens 16 in two); store2 puts them back in order.
+  static TP_INLINE void load_pair(const bf16* p, F& even, F& odd) {
+    const __m512i w = _mm512_loadu_si512(p);
+    even = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    odd = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32(int32_t(0xFFFF0000u))));
+  }
   static TP_INLINE F load2(const half* p) {
     return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_loadu_si512(p)));
   }

@@ -8,6 +8,8 @@
 //   set1 load load2 loadn store store2   loads convert any storage type to T; load2
 //                    takes every 2nd element (reads 2N), loadn any stride; store2
 //                    interleaves two packs (writes 2N: lane l of the first at 2l)
+//   load_pair        (wide float packs, bfloat16) 2N elements as two packs, the even
+//                    elements and the odd ones (PairLoad in vec.h; store2 puts them back)
 //   load2_raw in_order  (where load2 ends in a permute: AVX2's float and double packs)
 //                    load2 without it, and the permute: a lane-wise reduction puts its
 //                    result in order once (Load2Raw in vec.h: load2 elsewhere)

@@ -80,6 +80,15 @@ struct Load2Raw<B, S, std::void_t<decltype(B::load2_raw(std::declval<const S*>()
   static TP_INLINE typename B::F in_order(typename B::F v) { return B::in_order(v); }
 };
 
+// Whether pack B loads 2N elements of S as two packs of its even and odd elements
+// (load_pair), cheaper than two loads: a lane-wise reducer's channels-last forward then
+// takes an unrolled pack's parts in pairs (PixelWindow, channels_last.h).
+template <class B, class S, class = void>
+struct PairLoad : std::false_type {};
+template <class B, class S>
+struct PairLoad<B, S, std::void_t<decltype(B::load_pair(std::declval<const S*>(), std::declval<typename B::F&>(),
+                                                        std::declval<typename B::F&>()))>> : std::true_type {};
+
 // A running count of the lanes masks of pack P set: P's Tally where it has one (AVX2:
 // counts kept in a vector, one subtract a mask), else count() added up.
 template <class P, class = void>
