@@ -292,6 +292,17 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
             w.out_off = (n * out_plane + o) * C + c;
             typename P::F v[kTaps];
             red.own(w, w.load_out(gout), v);
+            if constexpr (sizeof(S) == 2 && P::Base::N > 1 && OwnUniform<R<P1>>::value) {
+              // One value for the whole window: converted once, not at each pixel's store
+              // (bfloat16 avg 2x2 backward, 64 channels, in cache: 0.86x the time). 16-bit: no streaming.
+              typename P::Base::Packed h[P::U];
+              each_part<P>(v[0], [&](int u, const auto& x) { h[u] = P::Base::packed(gb, x); });
+              w.visit_positions([&](int64_t sp) {
+                if (sp >= r0 * W.in && sp < r1 * W.in)
+                  for (int u = 0; u < P::U; ++u) P::Base::store_packed(gb + sp * C + c + u * P::Base::N, h[u]);
+              });
+              return;
+            }
             int k = 0;
             w.visit_positions([&](int64_t sp) {  // the pixels in the band's rows
               if (sp >= r0 * W.in && sp < r1 * W.in)

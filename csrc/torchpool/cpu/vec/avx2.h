@@ -161,14 +161,23 @@ struct PackF {
     store2(p, even, odd);
   }
   static TP_INLINE void store(float* p, F v) { _mm256_storeu_ps(p, v); }
-  static TP_INLINE void store(bf16* p, F v) {
-    const __m256i w = bits32(p, v);
-    const __m256i r = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0xD8);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(r));
+  template <class S>
+  static TP_INLINE void store(S* p, F v) {  // bf16, half
+    store_packed(p, packed(p, v));
   }
-  static TP_INLINE void store(half* p, F v) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
-                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  // The N elements of 16-bit storage of v, as store() writes them: made once, stored
+  // at several places (a window whose elements all receive one value).
+  using Packed = __m128i;
+  static TP_INLINE Packed packed(const bf16* p, F v) {
+    const __m256i w = bits32(p, v);
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0xD8));
+  }
+  static TP_INLINE Packed packed(const half*, F v) {
+    return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  template <class S>
+  static TP_INLINE void store_packed(S* p, Packed h) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), h);
   }
   // The 16-bit storage of v (round to nearest even; NaN stays NaN), each in the low
   // half of a 32-bit lane.

@@ -150,7 +150,14 @@ struct PackF {
   }
   template <class S>
   static TP_INLINE void store(S* p, F v) {  // bf16, half
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), bits(p, v));
+    store_packed(p, packed(p, v));
+  }
+  // The N elements of 16-bit storage of v, as store() writes them: made once, stored
+  // at several places (a window whose elements all receive one value).
+  using Packed = __m256i;
+  template <class S>
+  static TP_INLINE void store_packed(S* p, Packed h) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
   }
   // The 16-bit storage of v (round to nearest even; NaN stays NaN); bits32: each in
   // the low half of a 32-bit lane.
@@ -161,9 +168,9 @@ struct PackF {
     __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, bias), 16);
     return _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
   }
-  static TP_INLINE __m512i bits32(const half* p, F v) { return _mm512_cvtepu16_epi32(bits(p, v)); }
-  static TP_INLINE __m256i bits(const bf16* p, F v) { return _mm512_cvtepi32_epi16(bits32(p, v)); }
-  static TP_INLINE __m256i bits(const half*, F v) {
+  static TP_INLINE __m512i bits32(const half* p, F v) { return _mm512_cvtepu16_epi32(packed(p, v)); }
+  static TP_INLINE Packed packed(const bf16* p, F v) { return _mm512_cvtepi32_epi16(bits32(p, v)); }
+  static TP_INLINE Packed packed(const half*, F v) {
     return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
 

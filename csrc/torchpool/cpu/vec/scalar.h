@@ -25,7 +25,8 @@
 //   perm permute     lane l of permute(v, perm(idx)) is lane idx[l] of v (idx: N lanes)
 //   ieq              index lanes equal (a lane mask)
 //   Bits bits32 load_bits select_bits store2_bits stream2_bits   (wide float packs,
-//                    16-bit storage) values as their storage bits in 32-bit lanes
+//                    16-bit storage) values as their storage bits in 32-bit lanes;
+//   Packed packed store_packed  the same as store() writes them (made once, stored often)
 //   idx_eq           the lanes whose int64 index (N from p) equals pos, compared as int64
 //   load_idx count   int64 indices as index lanes (any no plane position can equal stays
 //                    unequal to every one); the lanes a mask sets

@@ -106,6 +106,13 @@ struct Tallies<P, std::void_t<typename P::Tally>> {
   static TP_INLINE int64_t sum(T t) { return P::tally_sum(t); }
 };
 
+// A reducer whose own() gives every element of a window the same contribution declares
+// `own_uniform`: the owned backward then converts it to 16-bit storage once per window.
+template <class Red, class = void>
+struct OwnUniform : std::false_type {};
+template <class Red>
+struct OwnUniform<Red, std::void_t<decltype(Red::own_uniform)>> : std::bool_constant<Red::own_uniform> {};
+
 // A reducer whose forward is lane-wise (it uses the window's values, its element
 // counts and store(), never index lanes or lin) declares `lane_free`: its stride-2
 // loads may then come in the level's raw lane order (Load2Raw; RowWindow, contiguous.h).

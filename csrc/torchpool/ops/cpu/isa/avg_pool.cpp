@@ -46,6 +46,7 @@ struct AvgReduce {
   // A window no other window shares an element with (contiguous.h, backward_owned):
   // grad / divisor for each of its elements, as the gather's sum from 0 gives it.
   static constexpr int own_taps = 64;
+  static constexpr bool own_uniform = true;  // (vec.h)
   template <class Win>
   TP_INLINE void own(const Win& w, F grad, F* out) const {
     const F c = P::add(P::set1(T(0)), prep(w, grad).delta);
