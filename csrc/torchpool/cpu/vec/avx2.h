@@ -70,8 +70,13 @@ struct PackF {
 
   static TP_INLINE F load(const float* p) { return _mm256_loadu_ps(p); }
   static TP_INLINE F load(const bf16* p) {
-    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    // The 8 elements in both 128-bit halves (a broadcast load: no ALU operation), then
+    // one byte shuffle moves each to the high half of its lane: one operation where
+    // widening and shifting took two.
+    const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i to_high = _mm256_setr_epi8(-1, -1, 0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7,  //
+                                             -1, -1, 8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15);
+    return _mm256_castsi256_ps(_mm256_shuffle_epi8(both, to_high));
   }
   static TP_INLINE F load(const half* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
