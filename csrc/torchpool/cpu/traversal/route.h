@@ -336,8 +336,8 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
         const int64_t at = ow + P::N <= W.out ? ow : W.out - P::N;
         const auto ix = P::load_idx(si + at);
         const auto zero = P::set1(T(0));
-        // What a destination the index names receives (select(m, 0 + v, 0) is the
-        // select of 0 + v: 0 + 0 is +0).
+        // What a destination the index names receives: 0 + v made once per pack
+        // (select(m, 0 + v, 0) is 0 + select(m, v, 0), as 0 + 0 is +0).
         const auto v = Add ? P::add(zero, P::load(sv + at)) : P::load(sv + at);
         auto hit = P::gt(zero, zero);  // no lane
         auto vb = [&] {

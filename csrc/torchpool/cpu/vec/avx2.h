@@ -94,7 +94,8 @@ struct PackF {
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
   }
   // 2N bfloat16 as two packs: the even elements and the odd ones, one load and one
-  // operation each (load widens 8 in two); store2 puts them back in order.
+  // operation each; store2 puts them back in order without load's shuffle or store's
+  // pack and permute.
   static TP_INLINE void load_pair(const bf16* p, F& even, F& odd) {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
