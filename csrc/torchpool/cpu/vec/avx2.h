@@ -88,6 +88,13 @@ struct PackF {
     return _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88);
   }
   static TP_INLINE F in_order(F v) { return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8)); }
+  // Elements 0, 2, ..., 14 and 1, 3, ..., 15, both in load2_raw's lane order (reads 16):
+  // two adjacent taps from one pair of loads.
+  static TP_INLINE void load2_pair_raw(const float* p, F& even, F& odd) {
+    const F a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    even = _mm256_shuffle_ps(a, b, 0x88);
+    odd = _mm256_shuffle_ps(a, b, 0xDD);
+  }
   static TP_INLINE F load2(const bf16* p) {
     // The even bf16 of each 32-bit word is its low half: shifted up it is the float.
     __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -310,6 +317,12 @@ struct PackD {
     return _mm256_unpacklo_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4));
   }
   static TP_INLINE F in_order(F v) { return _mm256_permute4x64_pd(v, 0xD8); }
+  // Elements 0, 2 and 1, 3 of each half, both in load2_raw's lane order (reads 8).
+  static TP_INLINE void load2_pair_raw(const double* p, F& even, F& odd) {
+    const F a = _mm256_loadu_pd(p), b = _mm256_loadu_pd(p + 4);
+    even = _mm256_unpacklo_pd(a, b);
+    odd = _mm256_unpackhi_pd(a, b);
+  }
   static TP_INLINE F loadn(const double* p, int64_t stride) {
     return _mm256_setr_pd(p[0], p[stride], p[2 * stride], p[3 * stride]);
   }
