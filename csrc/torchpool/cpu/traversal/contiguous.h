@@ -104,7 +104,6 @@ struct RowWindow : PackPlace<P> {
   int64_t lin, lin_step, lin_sub;  // NCDHW linear index of the first output; steps
   const int64_t* taps = nullptr;    // Flat: the window's offsets (window_taps)
   int64_t ntaps = 0;
-  bool paired = false;  // Flat, stride 2: taps t, t + 1 (t even) are adjacent (Load2Pair)
 
   TP_INLINE typename B::F load_one(const S* p) const {
     if constexpr (B::N == 1 || SK == 1) {
@@ -146,12 +145,15 @@ struct RowWindow : PackPlace<P> {
   TP_INLINE void visit(Fn&& f) const {
     if constexpr (Flat) {
       const S* first = plane + tw.first;
-      if constexpr (SK == 2 && B::N > 1)
-        if (paired) {
+      // Window rows of an even number of adjacent taps (window_taps: tw.count per row, tw.step
+      // apart): taps t, t + 1 (t even) from one load.
+      if constexpr (SK == 2 && Load2Pair<B, S>::value)
+        if (tw.step == 1 && tw.count % 2 == 0) {
           for (int64_t t = 0; t < ntaps; t += 2) {
             F even, odd;
             for (int u = 0; u < P::U; ++u)
-              Load2Pair<B, S, Raw>::load(first + taps[t] + u * this->in_sub, P::part(even, u), P::part(odd, u));
+              Load2Pair<B, S>::template load<Raw>(first + taps[t] + u * this->in_sub, P::part(even, u),
+                                                  P::part(odd, u));
             const I i = P::iadd(lane_s, tw.first + taps[t]);
             f(even, i);
             f(odd, P::iadd(i, 1));
@@ -290,7 +292,6 @@ TP_INLINE RowWindow<P, S, SK, Raw, Flat> row_window(const Geometry& g, const Tap
   w.td = rt.td;
   w.th = rt.th;
   w.tw = whole ? Taps{W.start(ow), W.k, W.d} : tt.dim[2][ow].taps;
-  w.paired = Flat && whole && W.d == 1 && W.k % 2 == 0;  // window_taps: k taps per window row
   w.s = W.s;
   w.in_sub = H.s * W.in;  // parts are consecutive output rows
   w.out_sub = W.out;

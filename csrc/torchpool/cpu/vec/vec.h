@@ -89,27 +89,23 @@ template <class B, class S>
 struct PairLoad<B, S, std::void_t<decltype(B::load_pair(std::declval<const S*>(), std::declval<typename B::F&>(),
                                                         std::declval<typename B::F&>()))>> : std::true_type {};
 
-// Pack B's stride-2 loads at p and at p + 1 (two adjacent taps of a window) from one
-// load of 2N elements, split into its even and its odd ones: in Load2Raw's lane order
-// where Raw (load2_pair_raw, else load_pair: 16-bit, whose Load2Raw is in order), else
-// in order; where B has neither, two stride-2 loads. One load where two read the same
-// elements, the second one element off and across a cache line every other time.
-template <class B, class S, bool Raw, class = void>
-struct Load2Pair {
+// Whether pack B loads the stride-2 taps at p and at p + 1 (two adjacent taps of a
+// window) from one load of 2N elements, split into its even and its odd ones, and
+// load<Raw>() doing so: load2_pair_raw (in Load2Raw's lane order; put in order where not
+// Raw), else load_pair (16-bit: in order, as its Load2Raw). One load where two read the
+// same elements, the second one element off and across a cache line every other time.
+template <class B, class S, class = void>
+struct Load2Pair : PairLoad<B, S> {
+  template <bool Raw>
   static TP_INLINE void load(const S* p, typename B::F& even, typename B::F& odd) {
-    if constexpr (PairLoad<B, S>::value) {
-      B::load_pair(p, even, odd);
-    } else if constexpr (Raw) {
-      even = Load2Raw<B, S>::load(p), odd = Load2Raw<B, S>::load(p + 1);
-    } else {
-      even = B::load2(p), odd = B::load2(p + 1);
-    }
+    B::load_pair(p, even, odd);
   }
 };
-template <class B, class S, bool Raw>
-struct Load2Pair<B, S, Raw,
+template <class B, class S>
+struct Load2Pair<B, S,
                  std::void_t<decltype(B::load2_pair_raw(std::declval<const S*>(), std::declval<typename B::F&>(),
-                                                        std::declval<typename B::F&>()))>> {
+                                                        std::declval<typename B::F&>()))>> : std::true_type {
+  template <bool Raw>
   static TP_INLINE void load(const S* p, typename B::F& even, typename B::F& odd) {
     B::load2_pair_raw(p, even, odd);
     if constexpr (!Raw) even = B::in_order(even), odd = B::in_order(odd);
