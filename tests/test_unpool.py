@@ -237,6 +237,29 @@ def test_index_outside_the_plane_is_an_error(device):
         torchpool.max_unpool2d(y.to(device), idx.to(device), 2)
 
 
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_gather_over_wide_rows(layout, dtype, device):
+    """The gather (max_unpool's backward) over rows and pixels long enough for whole packs
+    of every level: indices anywhere in the plane match torch's gather bit for bit, and an
+    index outside the plane in any lane of a pack is reported, not read."""
+    gen = torch.Generator().manual_seed(7)
+    shape, out_shape = (2, 37, 6, 41), (2, 37, 3, 35)
+    plane = shape[2] * shape[3]
+    g = make_input(shape, dtype, "contiguous", generator=gen)
+    idx = torch.randint(0, plane, out_shape, generator=gen)
+    ref = g.reshape(2, 37, plane).gather(2, idx.reshape(2, 37, -1)).reshape(out_shape)
+    gl, il = on_device(in_layout(g, layout), device), on_device(in_layout(idx, layout), device)
+    assert_same(torch.ops.torchpool.max_unpool2d_backward(gl, il).cpu(), ref, f"gather {layout} {dtype}")
+    for where in [(0, 0, 0, 0), (1, 36, 2, 34), (0, 5, 1, 9), (1, 17, 2, 15), (0, 31, 0, 23)]:
+        for bad in (plane, -1, 2**33 + 3):
+            b = idx.clone()
+            b[where] = bad
+            with pytest.raises(RuntimeError, match=f"index {bad} is out of range for a plane of {plane} elements"):
+                torch.ops.torchpool.max_unpool2d_backward(gl, on_device(in_layout(b, layout), device))
+
+
 def test_argument_errors_name_the_argument():
     y, idx = F.max_pool2d(torch.randn(2, 3, 8, 8), 2, return_indices=True)
     cases = [

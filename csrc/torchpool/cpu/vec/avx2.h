@@ -44,6 +44,14 @@ TP_INLINE __m256 philox_uniform8(uint64_t seed, uint64_t offset, int64_t first, 
   return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
 }
 
+// Whether each of the 4 int64 lanes of a lies in [0, limit): unsigned, as signed after
+// flipping the sign bits (AVX2 compares int64 signed only).
+TP_INLINE bool in_range4(__m256i a, int64_t limit) {
+  const __m256i flip = _mm256_set1_epi64x(INT64_MIN);
+  const __m256i ok = _mm256_cmpgt_epi64(_mm256_set1_epi64x(limit ^ INT64_MIN), _mm256_xor_si256(a, flip));
+  return _mm256_movemask_pd(_mm256_castsi256_pd(ok)) == 0xF;
+}
+
 // The sum of a vector's integer lanes of type L (a Tally's counts).
 template <class L>
 TP_INLINE int64_t lane_sum(__m256i t) {
@@ -269,6 +277,19 @@ struct PackF {
     const __m256 t = _mm256_shuffle_ps(_mm256_castsi256_ps(va), _mm256_castsi256_ps(vb), 0x88);
     return _mm256_permute4x64_epi64(_mm256_castps_si256(t), 0xD8);
   }
+  // Lanes l of base[idx[l] * mul + l * step] where every idx[l] lies in [0, limit), else
+  // false (loading nothing). mul and limit below 2^31 (products exact in 32 x 32 bits).
+  static TP_INLINE bool gather(const float* base, const int64_t* idx, int64_t mul, int64_t step, int64_t limit,
+                               F& out) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 4));
+    if (!in_range4(a, limit) || !in_range4(b, limit)) return false;
+    const __m256i m = _mm256_set1_epi64x(mul), l = _mm256_setr_epi64x(0, step, 2 * step, 3 * step);
+    const __m256i oa = _mm256_add_epi64(_mm256_mul_epu32(a, m), l);
+    const __m256i ob = _mm256_add_epi64(_mm256_mul_epu32(b, m), _mm256_add_epi64(l, _mm256_set1_epi64x(4 * step)));
+    out = _mm256_set_m128(_mm256_i64gather_ps(base, ob, 4), _mm256_i64gather_ps(base, oa, 4));
+    return true;
+  }
   static TP_INLINE int count(M a) { return __builtin_popcount(unsigned(_mm256_movemask_ps(a))); }
   using Tally = __m256i;  // each lane's count: a set lane is -1, subtracted
   static TP_INLINE Tally tally0() { return _mm256_setzero_si256(); }
@@ -385,6 +406,14 @@ struct PackD {
   static TP_INLINE M ieq(I a, I b) { return _mm256_castsi256_pd(_mm256_cmpeq_epi64(a, b)); }
   static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return ieq(load_idx(p), _mm256_set1_epi64x(pos)); }
   static TP_INLINE I load_idx(const int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static TP_INLINE bool gather(const double* base, const int64_t* idx, int64_t mul, int64_t step, int64_t limit,
+                               F& out) {  // as PackF's
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+    if (!in_range4(a, limit)) return false;
+    const __m256i l = _mm256_setr_epi64x(0, step, 2 * step, 3 * step);
+    out = _mm256_i64gather_pd(base, _mm256_add_epi64(_mm256_mul_epu32(a, _mm256_set1_epi64x(mul)), l), 8);
+    return true;
+  }
   static TP_INLINE int count(M a) { return __builtin_popcount(unsigned(_mm256_movemask_pd(a))); }
   using Tally = __m256i;  // each lane's count: a set lane is -1, subtracted
   static TP_INLINE Tally tally0() { return _mm256_setzero_si256(); }

@@ -219,6 +219,20 @@ struct PackF {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(_mm512_loadu_si512(p))),
                               _mm512_cvtsepi64_epi32(_mm512_loadu_si512(p + 8)), 1);
   }
+  // Lanes l of base[idx[l] * mul + l * step] where every idx[l] lies in [0, limit), else
+  // false (loading nothing). mul and limit below 2^31 (products exact in 32 x 32 bits).
+  static TP_INLINE bool gather(const float* base, const int64_t* idx, int64_t mul, int64_t step, int64_t limit,
+                               F& out) {
+    const __m512i lim = _mm512_set1_epi64(limit), m = _mm512_set1_epi64(mul);
+    const __m512i a = _mm512_loadu_si512(idx), b = _mm512_loadu_si512(idx + 8);
+    if (__mmask8(_mm512_cmplt_epu64_mask(a, lim) & _mm512_cmplt_epu64_mask(b, lim)) != 0xFF) return false;
+    const __m512i l = _mm512_mul_epu32(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(step));
+    const __m512i oa = _mm512_add_epi64(_mm512_mul_epu32(a, m), l);
+    const __m512i ob = _mm512_add_epi64(_mm512_mul_epu32(b, m), _mm512_add_epi64(l, _mm512_set1_epi64(8 * step)));
+    out = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_i64gather_ps(oa, base, 4)),
+                             _mm512_i64gather_ps(ob, base, 4), 1);
+    return true;
+  }
   static TP_INLINE int count(M a) { return __builtin_popcount(a); }
 
   static TP_INLINE void store_idx(int64_t* p, I v) {
@@ -319,6 +333,14 @@ struct PackD {
   static TP_INLINE M ieq(I a, I b) { return _mm512_cmpeq_epi64_mask(a, b); }
   static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return ieq(load_idx(p), iset1(pos)); }
   static TP_INLINE I load_idx(const int64_t* p) { return _mm512_loadu_si512(p); }
+  static TP_INLINE bool gather(const double* base, const int64_t* idx, int64_t mul, int64_t step, int64_t limit,
+                               F& out) {  // as PackF's
+    const __m512i a = _mm512_loadu_si512(idx);
+    if (_mm512_cmplt_epu64_mask(a, _mm512_set1_epi64(limit)) != 0xFF) return false;
+    const __m512i l = _mm512_mul_epu32(_mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi64(step));
+    out = _mm512_i64gather_pd(_mm512_add_epi64(_mm512_mul_epu32(a, _mm512_set1_epi64(mul)), l), base, 8);
+    return true;
+  }
   static TP_INLINE int count(M a) { return __builtin_popcount(a); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
 

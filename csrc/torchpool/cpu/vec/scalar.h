@@ -28,6 +28,8 @@
 //                    16-bit storage) values as their storage bits in 32-bit lanes;
 //   Packed packed store_packed  the same as store() writes them (made once, stored often)
 //   idx_eq           the lanes whose int64 index (N from p) equals pos, compared as int64
+//   gather           lanes l of base[idx[l] * mul + l * step] (T storage), or false where
+//                    an idx[l] lies outside [0, limit) (mul, limit below 2^31)
 //   load_idx count   int64 indices as index lanes (any no plane position can equal stays
 //                    unequal to every one); the lanes a mask sets
 //   Tally tally0 tally tally_sum   (AVX2's packs, where count() moves each mask out
@@ -253,6 +255,11 @@ struct Pack1 {
   static TP_INLINE I iselect(M m, I a, I b) { return m ? a : b; }
   static TP_INLINE M ieq(I a, I b) { return a == b; }
   static TP_INLINE M idx_eq(const int64_t* p, int64_t pos) { return *p == pos; }
+  static TP_INLINE bool gather(const T* base, const int64_t* idx, int64_t mul, int64_t, int64_t limit, F& out) {
+    if (uint64_t(*idx) >= uint64_t(limit)) return false;
+    out = base[*idx * mul];
+    return true;
+  }
   static TP_INLINE void store_idx(int64_t* p, I v) { *p = v; }
 
   static TP_INLINE void acc_add(T* p, F v) { *p += v; }
