@@ -379,10 +379,9 @@ void route_gather(const KernelArgs& a, int64_t begin, int64_t end) {
   const int64_t len = cl ? g.channels : g.dim[2].out;  // elements per item
   const int64_t items_per_group = cl ? g.out_plane() : g.dim[0].out * g.dim[1].out;
   const int64_t lane_step = cl ? 1 : 0;  // element e of an item is channel e, or one plane
-  // 32- and 64-bit storage a pack at a time (one index load, range check and hardware
-  // gather; full size, 2 threads, AVX-512: float32 max_unpool backward 10.1 -> 7.7 ms,
-  // torch 9.4);
-  // a pack holding an index outside the plane goes one element at a time.
+  // 32- and 64-bit storage a pack at a time: one index load, range check and hardware
+  // gather (full size, 2 threads, AVX-512: float32 max_unpool backward 10.1 -> 7.7 ms,
+  // torch 9.4). A pack holding an index outside the plane goes one element at a time.
   using PW = typename PacksFor<S>::Wide;
   constexpr bool packs = PW::N > 1 && std::is_same_v<S, typename PW::T>;
   const bool narrow_offsets = sp_src < INT32_MAX && lanes < INT32_MAX;
