@@ -13,7 +13,8 @@ from conftest import (DTYPES, LAYOUTS, TILED, assert_bits, assert_close, assert_
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
-    2: [(2, 3, 13, 41), (2, 70, 7, 6), (1, 2, 45, 23), (1, 2, 5, 64)],  # 64: rows of whole cache lines
+    2: [(2, 3, 13, 41), (2, 70, 7, 6), (1, 2, 45, 23), (1, 2, 5, 64), (1, 2, 6, 133)],  # 64: rows of whole
+    # cache lines; 133: rows of several packs at every level
     3: [(2, 3, 5, 9, 37), (1, 67, 4, 5, 3), (1, 2, 2, 37, 7)],
 }
 KERNELS = {1: [1, 2, 3, 4], 2: [1, 2, 3, (3, 2)], 3: [1, 2, (2, 3, 1)]}

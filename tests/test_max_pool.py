@@ -15,8 +15,8 @@ from conftest import (DTYPES, LAYOUTS, TILED, assert_bits, assert_close, assert_
 # with few channels, and many channels (channel packs, unrolled) on small planes.
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
-    2: [(2, 3, 13, 41), (2, 70, 7, 6), (1, 2, 45, 23)],
-    3: [(2, 3, 5, 9, 37), (1, 67, 4, 5, 3), (1, 2, 2, 37, 7)],
+    2: [(2, 3, 13, 41), (2, 70, 7, 6), (1, 2, 45, 23), (1, 2, 6, 133)],  # 133: rows of several packs at every level
+    3: [(2, 3, 5, 9, 37), (1, 67, 4, 5, 3), (1, 2, 2, 37, 7), (1, 1, 3, 4, 130)],
 }
 KERNELS = {1: [1, 2, 3, 4], 2: [1, 2, 3, (3, 2)], 3: [1, 2, (2, 3, 1)]}
 STRIDES = {1: [None, 1, 2, 3], 2: [None, 1, 2, (2, 3)], 3: [None, 1, (2, 1, 3)]}

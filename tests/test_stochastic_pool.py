@@ -20,7 +20,7 @@ from conftest import (DTYPES, LAYOUTS, TILED, _per_dim, assert_bits, assert_clos
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
-    2: [(2, 3, 13, 41), (2, 70, 7, 6)],
+    2: [(2, 3, 13, 41), (2, 70, 7, 6), (1, 2, 6, 133)],  # 133: rows of several packs at every level
     3: [(2, 3, 5, 9, 37), (1, 67, 4, 5, 3)],
 }
 KERNELS = {1: [1, 2, 3, 4], 2: [1, 2, 3, (3, 2)], 3: [1, 2, (2, 3, 1)]}

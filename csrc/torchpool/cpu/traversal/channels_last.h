@@ -117,6 +117,7 @@ TP_INLINE PixelWindow<P, S, Paired> pixel_window(const Geometry& g, const TapTab
   pw.valid = d.taps.count * h.taps.count * w.taps.count;
   pw.padded = d.padded * h.padded * w.padded;
   pw.in_sub = pw.out_sub = P::Base::N;  // parts are consecutive channel packs
+  pw.space_parts();
   pw.lin = lin;
   pw.lin_step = g.out_plane();
   pw.lin_sub = P::Base::N * g.out_plane();

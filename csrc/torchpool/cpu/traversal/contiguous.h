@@ -46,31 +46,37 @@ TP_INLINE void each_part(const V& x, Fn&& f) {
   for (int u = 0; u < P::U; ++u) f(u, P::part(x, u));
 }
 
-// Where a pack's parts lie: `in_sub` input elements and `out_sub` output elements
-// apart; out_off: the offset of the pack's first output in the output tensors.
-// Loads and stores of outputs (and of grad_output) go through here.
+// Where a pack's parts lie: part u `in_u[u]` input elements and `out_u[u]` output
+// elements from part 0 (space_parts: u times in_sub and out_sub, e.g. consecutive
+// output rows or channel packs; or column packs of one row, the last against its end);
+// out_off: the offset of the pack's first output in the output tensors. Loads and
+// stores of outputs (and of grad_output) go through here.
 template <class P>
 struct PackPlace {
   using B = typename P::Base;
   using F = typename P::F;
   using I = typename P::I;
   int64_t in_sub = 0, out_sub = 0, out_off = 0;
+  int64_t in_u[P::U] = {}, out_u[P::U] = {};
+  TP_INLINE void space_parts() {
+    for (int u = 0; u < P::U; ++u) in_u[u] = u * in_sub, out_u[u] = u * out_sub;
+  }
   int64_t out_lane = 1;  // output elements between lanes (a column pack: a row's length)
 
   // The pack's elements of a tensor shaped like the output.
   template <class S>
   TP_INLINE F load_out(const S* base) const {
-    return make_parts<P, F>([&](int u) { return B::load(base + out_off + u * out_sub); });
+    return make_parts<P, F>([&](int u) { return B::load(base + out_off + out_u[u]); });
   }
   template <class S>
   TP_INLINE void store(S* p, const F& v) const {
     each_part<P>(v, [&](int u, const auto& x) {
-      scatter_lanes(p + u * out_sub, x, [](S* q, const auto& y) { B::store(q, y); });
+      scatter_lanes(p + out_u[u], x, [](S* q, const auto& y) { B::store(q, y); });
     });
   }
   TP_INLINE void store_idx(int64_t* p, const I& v) const {
     each_part<P>(v, [&](int u, const auto& x) {
-      scatter_lanes(p + u * out_sub, x, [](int64_t* q, const auto& y) { B::store_idx(q, y); });
+      scatter_lanes(p + out_u[u], x, [](int64_t* q, const auto& y) { B::store_idx(q, y); });
     });
   }
   // Stores one part's lanes out_lane apart (through a small buffer when not adjacent).
@@ -125,12 +131,12 @@ struct RowWindow : PackPlace<P> {
     }
   }
   TP_INLINE F load(const S* p) const {
-    return make_parts<P, F>([&](int u) { return load_one(p + u * this->in_sub); });
+    return make_parts<P, F>([&](int u) { return load_one(p + this->in_u[u]); });
   }
   template <class T>
   TP_INLINE void accumulate(T* p, const F& v) const {
     each_part<P>(v, [&](int u, const auto& x) {
-      T* q = p + u * this->in_sub;
+      T* q = p + this->in_u[u];
       if constexpr (B::N == 1 || SK == 1) {
         B::acc_add(q, x);
       } else if constexpr (SK == 2) {
@@ -152,7 +158,7 @@ struct RowWindow : PackPlace<P> {
           for (int64_t t = 0; t < ntaps; t += 2) {
             F even, odd;
             for (int u = 0; u < P::U; ++u)
-              Load2Pair<B, S>::template load<Raw>(first + taps[t] + u * this->in_sub, P::part(even, u),
+              Load2Pair<B, S>::template load<Raw>(first + taps[t] + this->in_u[u], P::part(even, u),
                                                   P::part(odd, u));
             const I i = P::iadd(lane_s, tw.first + taps[t]);
             f(even, i);
@@ -295,7 +301,8 @@ TP_INLINE RowWindow<P, S, SK, Raw, Flat> row_window(const Geometry& g, const Tap
   w.s = W.s;
   w.in_sub = H.s * W.in;  // parts are consecutive output rows
   w.out_sub = W.out;
-  w.lane_s = make_parts<P, typename P::I>([&](int u) { return B::iadd(B::lanes(W.s), u * w.in_sub); });
+  w.space_parts();
+  w.lane_s = make_parts<P, typename P::I>([&](int u) { return B::iadd(B::lanes(W.s), w.in_u[u]); });
   w.valid = rt.valid * w.tw.count;
   w.padded = rt.padded * (whole ? W.k : tt.dim[2][ow].padded);
   w.lin = row * W.out + ow;
@@ -336,6 +343,15 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
     return t.count == H.k && t.first == H.start(oh);
   };
   auto last_row = [&](const RowTaps& rt) { return window_last_row(rt.td, rt.th, H.in); };
+  // Column packs: a row's interior as Multi packs of PM::U column packs (the last ones
+  // against the row's end) instead of groups of PM::U rows, where that measured faster:
+  // float at AVX-512, a lane-wise reducer (the parts' index lanes and linear indices are
+  // not set), over windows of more than 4 elements or a bulky reducer's. Full size, 2
+  // threads, against row groups: soft 2x2 0.78-0.84x the time, stochastic evaluation
+  // 0.86-0.91x, avg 3x3 s1 0.91-0.92x, max 3x3 s2 0.90-0.93x; max and avg 2x2 1.02-1.06x,
+  // bfloat16 1.07-1.5x, AVX2 float 0.88-1.46x (all of those keep row groups).
+  constexpr bool column_level = TORCHPOOL_CPU_LEVEL == 2 && std::is_same_v<S, float> && LaneFree<R<PW>>::value;
+  const bool column_window = Bulky<R<PW>>::value || g.dim[0].k * H.k * W.k > 4;
 
   // A run: the output rows [row, run_end) of one (plane, od) in [begin, end).
   for (int64_t row = begin; row < end;) {
@@ -348,6 +364,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
         plane * g.dim[0].in * H.in + last_row(RowTaps(tt, od, oh0 + (run_end - 1 - row))) < last_input_row)
       hi = hi_spill;
     if (hi - lo_r < PW::N) lo_r = hi = 0;  // no packs along the row: every column is an edge
+    const bool by_columns = column_level && column_window && hi - lo_r > (PM::U - 1) * PW::N;
 
     // The interior, in groups of PM::U rows that lie wholly inside the input
     // vertically (they share their taps but for a row offset), else row by row.
@@ -355,7 +372,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       const int64_t oh = oh0 + (rr - row);
       const RowTaps rt(tt, od, oh);
       int64_t parts = 1;
-      if (rr + PM::U <= run_end) {
+      if (!by_columns && rr + PM::U <= run_end) {
         parts = PM::U;
         for (int u = 0; u < PM::U; ++u) parts = whole_row(oh + u) ? parts : 1;
       }
@@ -368,9 +385,10 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // window row, in each depth plane of its windows) while this one computes. Fetching
       // from the group's first row's last window row, as before, mostly fetched the rows
       // this group was about to load itself (full size, 2 threads, AVX-512: max 2x2
-      // 0.88x the time, avg 2x2 0.89x, 3-d max 0.93x).
+      // 0.88x the time, avg 2x2 0.89x, 3-d max 0.93x). Column packs, a row at a time,
+      // fetch as far ahead: the rows PM::U rows on.
       const RowTaps lt(tt, od, oh + parts - 1);
-      const int64_t next_h = lt.th.first + (lt.th.count - 1) * lt.th.step + 1;
+      const int64_t next_h = lt.th.first + (lt.th.count - 1) * lt.th.step + 1 + (by_columns ? (PM::U - 1) * H.s : 0);
       const int64_t ahead = parts * H.s * W.in * int64_t(sizeof(S));
       for (int64_t i = 0; i < rt.td.count; ++i) {
         const int64_t at = plane * in_plane + ((rt.td.first + i * rt.td.step) * H.in + next_h) * W.in;
@@ -396,6 +414,22 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       auto pack = [&](int64_t ow) __attribute__((always_inline)) {
         if constexpr (Bulky<R<PW>>::value) pack_call(ow); else pack_inline(ow);
       };
+      if constexpr (column_level) {
+        if (by_columns) {
+          const int64_t npk = (hi - lo_r + PW::N - 1) / PW::N;
+          for (int64_t k = 0; k < npk; k += PM::U) {
+            int64_t col[PM::U];  // past the last pack: the last again
+            for (int u = 0; u < PM::U; ++u) col[u] = std::min(lo_r + (k + u) * PW::N, hi - PW::N);
+            auto w = row_window<PM, S, SK, true, true>(g, tt, ip, rt, rr, col[0], true);
+            for (int u = 0; u < PM::U; ++u) w.in_u[u] = (col[u] - col[0]) * W.s, w.out_u[u] = col[u] - col[0];
+            w.taps = taps.data();
+            w.ntaps = ntaps;
+            rm.forward(w, out + rr * W.out + col[0], nullptr);
+          }
+          ++rr;
+          continue;
+        }
+      }
       int64_t ow = lo_r;
       for (; ow + PW::N <= hi; ow += PW::N) pack(ow);
       // The interior's last outputs: one more pack ending at hi, overlapping the
