@@ -149,10 +149,29 @@ void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   S* out = static_cast<S*>(a.output);
   const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
   const TapTables tt(g);
+  // A pixel's window rows are as many streams, which the forward waited on: fetch, along
+  // each window row, the pixels that the window about 2 KiB of row on adds (its last W.s
+  // columns), where they fill a cache line and the row holds twice that distance. Full
+  // size, 2 threads, AVX-512, 64 channels, against none: float32 stochastic evaluation
+  // 0.80x the time, soft 0.85x, max and avg 2x2 and max 3x3 s2 0.90-0.93x, avg 3x3 s1
+  // 1.02x; bfloat16 0.86-1.02x. Not for 3-d windows, where it measured slower (2x2x2:
+  // 1.09x float32).
+  const Dim &H = g.dim[1], &W = g.dim[2];
+  const int64_t pixel_bytes = C * int64_t(sizeof(S)), fresh = std::min(W.s, (W.k - 1) * W.d + 1);
+  int64_t ahead = fresh * pixel_bytes >= 64 ? (2048 + W.s * pixel_bytes - 1) / (W.s * pixel_bytes) : 0;
+  if (g.dim[0].k > 1 || 2 * ahead > W.out) ahead = 0;
   PixelCursor cur(g, begin % out_plane);
   for (int64_t pos = begin; pos < end; ++pos, cur.next()) {
     const int64_t n = pos / out_plane, o = pos - n * out_plane;
     const S* ib = in + n * in_plane * C;
+    const int64_t last = W.start(cur.ow + ahead) + (W.k - 1) * W.d;  // the window's last column
+    if (ahead > 0 && cur.ow + ahead < W.out && last < W.in) {
+      const int64_t first = std::max<int64_t>(0, last - fresh + 1);
+      for (WindowRows r(tt.dim[0][cur.od].taps, tt.dim[1][cur.oh].taps, H.in); r.more(); r.next()) {
+        const char* p = reinterpret_cast<const char*>(ib + (r.row * W.in + first) * C);
+        for (int64_t b = 0; b < (last - first + 1) * pixel_bytes; b += 64) __builtin_prefetch(p + b);
+      }
+    }
     channel_packs<R, S>(0, C, rm, rw, r1, [&](auto tag, const auto& red, int64_t c) {
       using P = decltype(tag);
       // Paired where it can be: bfloat16 in cache, 64 channels, 1 thread: avg 3x3 s1 p1
