@@ -1,15 +1,15 @@
 """torchpool beside torch.nn, in one process on the same tensors, with the machine's
-own ceiling: a streaming copy of the same number of bytes.
+own ceiling: a copy (torch's, all cores) of the same number of bytes.
 
     python benchmarks/bench.py                 # the table, to stdout
     python benchmarks/bench.py --markdown F    # also write it to F
     python benchmarks/bench.py --quick --only max
     python benchmarks/bench.py --device cuda   # on the GPU (CUDA events, device copy)
 
-Each row times torchpool, torch and the copy in interleaved rounds (all cores,
-torch.utils.benchmark) and reports medians: time, effective bandwidth (bytes read +
-bytes written, once each, over time), the fraction of the copy's bandwidth, and the
-speedup over torch. Inputs are random normal values, never zeros.
+Each row times torchpool, torch and the copy in interleaved rounds (all cores; on the
+CPU a round is one call of each) and reports medians: time, effective bandwidth (bytes
+read + bytes written, once each, over time), and, as medians of the ratios within each
+round, the fraction of the copy's bandwidth and the speedup over torch. Inputs are random normal values, never zeros.
 
 Memory: large outputs from glibc's malloc are fresh pages every call, and the OS's
 page faults then cost more than the kernel (for torch and torchpool alike). The script
@@ -21,6 +21,7 @@ import ctypes.util
 import os
 import statistics
 import sys
+import time
 from pathlib import Path
 
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
@@ -31,7 +32,6 @@ if "TORCHPOOL_BENCH_CHILD" not in os.environ and os.path.exists(JEMALLOC):
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch.utils.benchmark import Timer  # noqa: E402
 
 import torchpool  # noqa: E402
 
@@ -162,11 +162,6 @@ def unpool_calls(nd, x, ks, ss, ps, ds):
     return {"fwd": (ours_f, torch_f, nbytes), "bwd": (ours_b, torch_b, nbytes)}
 
 
-def timer(fn, min_time):
-    return Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()).blocked_autorange(
-        min_run_time=min_time).median
-
-
 # --- CUDA: the same table on the GPU, timed with CUDA events ---
 
 def cuda_timer(fn, min_time):
@@ -191,20 +186,32 @@ def cuda_timer(fn, min_time):
 
 
 def measure(ours, theirs, nbytes, rounds, min_time, device="cpu"):
-    """Interleaved rounds of copy, torchpool, torch: per-quantity medians. On CUDA the
-    copy is a device-to-device copy of the same bytes."""
+    """Copy, torchpool and torch, interleaved: per-quantity medians, and the ratios taken
+    within each round. On CUDA a round times each over ~min_time (CUDA events) and the
+    copy is a device-to-device copy of the same bytes. On the CPU a round is one call of
+    each: the shared VM's speed moves in phases shorter than a second, and only ratios of
+    neighbouring calls cancel them; rounds go on until `rounds` of them and min_time of
+    calls in all."""
     src = torch.randn(nbytes // 8, device=device)  # nbytes/2 read + nbytes/2 written
     dst = torch.empty_like(src)
     copy = lambda: dst.copy_(src)  # noqa: E731
-    time_one = cuda_timer if device == "cuda" else timer
     for fn in (copy, ours, theirs):  # warm up: first-touch allocations, caches
         for _ in range(3):
             fn()
     t = {"copy": [], "ours": [], "torch": []}
-    for _ in range(rounds):
-        t["copy"].append(time_one(copy, min_time))
-        t["ours"].append(time_one(ours, min_time))
-        t["torch"].append(time_one(theirs, min_time))
+    fns = {"copy": copy, "ours": ours, "torch": theirs}
+    if device == "cuda":
+        for _ in range(rounds):
+            for key, fn in fns.items():
+                t[key].append(cuda_timer(fn, min_time))
+    else:
+        total = 0.0
+        while len(t["copy"]) < rounds or total < min_time:
+            for key, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                t[key].append(time.perf_counter() - start)
+                total += t[key][-1]
     med = {key: statistics.median(v) for key, v in t.items()}
     speedup = statistics.median(b / a for a, b in zip(t["ours"], t["torch"]))
     frac = statistics.median(c / a for a, c in zip(t["ours"], t["copy"]))
@@ -221,9 +228,11 @@ def main():
     args = ap.parse_args()
     if args.device == "cuda" and not (torch.cuda.is_available() and torchpool.build_info()["cuda"]):
         sys.exit("bench.py --device cuda: no CUDA GPU, or torchpool built without CUDA")
-    # Many short interleaved rounds: the shared VM's speed moves in phases of seconds, and
-    # a ratio taken within one round cancels them.
-    rounds, min_time = (1, 0.1) if args.quick else (9, 0.1)
+    # Rounds of one call each on the CPU (see measure), at least 15 and 3 s of calls a row.
+    if args.device == "cuda":
+        rounds, min_time = (1, 0.1) if args.quick else (9, 0.1)
+    else:
+        rounds, min_time = (3, 0.3) if args.quick else (15, 3.0)
     torch.manual_seed(0)
     allocator = "jemalloc (retained)" if os.environ.get("LD_PRELOAD") else "glibc malloc"
     header = (f"torchpool {torchpool.__version__}, torch {torch.__version__}, cpu level "

@@ -66,3 +66,24 @@ def test_override_lowers_and_bad_values_are_ignored():
     assert r.stdout.strip() == "scalar", r.stderr
     r = run_python(probe, TORCHPOOL_CPU_CAPABILITY="bogus")
     assert r.stdout.strip() == best and "ignoring TORCHPOOL_CPU_CAPABILITY=bogus" in r.stderr
+
+
+@pytest.mark.skipif(bool(os.environ.get("TORCHPOOL_GATHER")), reason="already forced")
+@pytest.mark.parametrize("gather", ["hardware", "loads"])
+@pytest.mark.parametrize("level", ["avx2", "avx512"])
+def test_gather_paths_under_level(level, gather):
+    """The gather (max_unpool backward) takes hardware gathers on CPUs where they are fast
+    (Intel) and checked blocks of element loads elsewhere (AMD): TORCHPOOL_GATHER forces
+    each, so both are tested on any CPU."""
+    info = torchpool.build_info()
+    order = ["scalar", "avx2", "avx512"]
+    if level not in info["cpu_levels"] or order.index(level) > order.index(info["cpu_supported"]):
+        pytest.skip(f"{level} is not compiled or not supported by this CPU")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "test_unpool.py", "test_max_pool.py",
+         "-k", "gather or backward or double"],
+        cwd=HERE, capture_output=True, text=True, timeout=1800,
+        env={**os.environ, "TORCHPOOL_CPU_CAPABILITY": level, "TORCHPOOL_GATHER": gather})
+    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+    assert proc.returncode == 0, f"gather tests failed under {level} with {gather} gathers:\n{tail}"
+    assert " passed" in proc.stdout, tail

@@ -70,5 +70,23 @@ Level level() {
   return l;
 }
 
+bool fast_gather() {
+  static const bool fast = [] {
+    // TORCHPOOL_GATHER=hardware|loads overrides (the tests take both paths on any CPU).
+    if (const char* env = std::getenv("TORCHPOOL_GATHER")) {
+      if (std::strcmp(env, "hardware") == 0) return true;
+      if (std::strcmp(env, "loads") == 0) return false;
+      std::fprintf(stderr, "torchpool: ignoring TORCHPOOL_GATHER=%s (expected hardware or loads)\n", env);
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel") != 0;
+#else
+    return false;
+#endif
+  }();
+  return fast;
+}
+
 }  // namespace cpu
 }  // namespace torchpool
