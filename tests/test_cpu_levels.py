@@ -16,6 +16,12 @@ PARITY = ["test_max_pool.py", "test_avg_pool.py", "test_hypothesis.py", "test_gr
 LEVELS = ["scalar", "avx2", "avx512"]
 
 
+def skip_unless_runnable(level):
+    info = torchpool.build_info()
+    if level not in info["cpu_levels"] or LEVELS.index(level) > LEVELS.index(info["cpu_supported"]):
+        pytest.skip(f"{level} is not compiled or not supported by this CPU")
+
+
 def run_python(code, **env):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=600)
@@ -24,10 +30,7 @@ def run_python(code, **env):
 @pytest.mark.skipif(bool(os.environ.get("TORCHPOOL_CPU_CAPABILITY")), reason="already under a forced level")
 @pytest.mark.parametrize("level", LEVELS)
 def test_parity_suite_under_level(level):
-    info = torchpool.build_info()
-    order = ["scalar", "avx2", "avx512"]
-    if level not in info["cpu_levels"] or order.index(level) > order.index(info["cpu_supported"]):
-        pytest.skip(f"{level} is not compiled or not supported by this CPU")
+    skip_unless_runnable(level)
     if level == torchpool.cpu_capability():
         pytest.skip(f"{level} is the level of this process: the in-process tests cover it")
     proc = subprocess.run(
@@ -45,10 +48,7 @@ def test_streaming_stores_under_level(level):
     """Backward outputs larger than the last-level cache are written with non-temporal
     stores (a kernel path of its own, where rows are whole cache lines); the tests'
     tensors are small, so TORCHPOOL_STREAM_MIN_BYTES=0 takes that path on them."""
-    info = torchpool.build_info()
-    order = ["scalar", "avx2", "avx512"]
-    if level not in info["cpu_levels"] or order.index(level) > order.index(info["cpu_supported"]):
-        pytest.skip(f"{level} is not compiled or not supported by this CPU")
+    skip_unless_runnable(level)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "test_avg_pool.py",
          "test_soft_pool.py", "test_stochastic_pool.py", "test_max_pool.py", "-k", "tiled or forward_backward"],
@@ -75,10 +75,7 @@ def test_gather_paths_under_level(level, gather):
     """The gather (max_unpool backward) takes hardware gathers on CPUs where they are fast
     (Intel) and checked blocks of element loads elsewhere (AMD): TORCHPOOL_GATHER forces
     each, so both are tested on any CPU."""
-    info = torchpool.build_info()
-    order = ["scalar", "avx2", "avx512"]
-    if level not in info["cpu_levels"] or order.index(level) > order.index(info["cpu_supported"]):
-        pytest.skip(f"{level} is not compiled or not supported by this CPU")
+    skip_unless_runnable(level)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "test_unpool.py", "test_max_pool.py",
          "-k", "gather or backward or double"],

@@ -61,14 +61,14 @@ void run_bands(KernelFn fn, KernelArgs a, int64_t visits_per_item, int64_t scrat
 // Whether a kernel writing `bytes` should write past the cache: where the output is
 // larger than the last-level cache it would be evicted before anyone reads it, and
 // a plain store first reads each line it fills. The cache size is capped at 32 MiB: a
-// VM reports its host's whole L3, shared with every other tenant (480 MiB on the Xeon
-// of BENCHMARKS.md, 256 MiB on an EPYC whose sysfs said 32), so the uncapped size never
-// streamed there. Full size, 2 threads, AVX-512, capped against uncapped: float32
+// VM reports its host's whole L3, shared with every other tenant (480 MiB on a Xeon,
+// 256 and 320 MiB on EPYCs whose lscpu said 32), so the uncapped size never streamed
+// there. Full size, 2 threads, Xeon AVX-512, capped against uncapped: float32
 // contiguous max 2x2 backward 0.72x the time, max 3x3 0.73x, avg 2x2 0.65x, avg 3x3 s1
 // 0.88x, max_unpool 0.69x; channels-last avg 2x2 0.55x, max 3x3 0.82x, soft and
 // stochastic evaluation 0.84-0.87x; bfloat16 max 3x3 0.85-0.90x; no row slower beyond
-// the noise. TORCHPOOL_STREAM_MIN_BYTES overrides the size (the tests set 0 to take the
-// streaming stores on small tensors).
+// the noise (Zen 4 AVX-512: 0.80-1.04x). TORCHPOOL_STREAM_MIN_BYTES overrides the size
+// (the tests set 0 to take the streaming stores on small tensors).
 bool stream_output(int64_t bytes) {
   static const int64_t min_bytes = [] {
     if (const char* env = std::getenv("TORCHPOOL_STREAM_MIN_BYTES")) return int64_t(std::strtoll(env, nullptr, 10));
