@@ -837,7 +837,13 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
           typename PG::F x[NB], acc[NB];
           typename PG::I index[NB];
           const typename GatherPlan<PG>::Step* steps[NB];
-          for (int b = 0; b < NB; ++b) {
+          // Every index into these arrays a constant (static_for): the sums stay in
+          // registers. Indexed in loops, the permuted blocks' sums lived on the stack, a
+          // store and a load in every add's chain (avg 3x3 s1 p1 backward, Zen 4, per-call
+          // A/B, AVX-512 and AVX2, float32 and bfloat16: 0.86-0.91x the time, full size
+          // and in cache).
+          static_for<NB>([&](auto bc) __attribute__((always_inline)) {
+            constexpr int b = decltype(bc)::value;
             const int64_t p = packs[std::min(i + b, packs.size() - 1)];
             col[b] = plan.cols[size_t(p)];
             x[b] = zero;
@@ -845,11 +851,11 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
             index[b] = PG::iadd(PG::lanes(1), r * W.in + col[b]);
             steps[b] = plan.steps.data() + p * nr;
             acc[b] = zero;
-          }
+          });
           for (int n = 0; n < ns; ++n)
             for (int64_t q = 0; q < nr; ++q)
-#pragma GCC unroll 8
-              for (int b = 0; b < NB; ++b) {  // unrolled: the sums stay in registers
+              static_for<NB>([&](auto bc) __attribute__((always_inline)) {
+                constexpr int b = decltype(bc)::value;
                 const auto& st = steps[b][q];
                 typename PG::F v[K];
                 for (int k = 0; k < K; ++k) {
@@ -861,17 +867,19 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
                 auto c = rg.contrib(sv, x[b], index[b]);
                 if (masked) c = PG::select(st.mask, c, zero);
                 acc[b] = PG::add(acc[b], c);
-              }
+              });
           // A repeated pack is not stored again: streamed, each store of the same line
           // went to memory (Zen 4, full size: avg 3x3 s1 backward 1.54x the time of plain
           // stores with them, where the streaming stores should save the lines' reads).
-          const int nb = int(std::min<size_t>(NB, packs.size() - i));
-          for (int b = 0; b < nb; ++b) {
+          const size_t nb = std::min<size_t>(NB, packs.size() - i);
+          static_for<NB>([&](auto bc) __attribute__((always_inline)) {
+            constexpr int b = decltype(bc)::value;
+            if (size_t(b) >= nb) return;
             if (stream)
               PG::stream(grow + col[b], acc[b]);
             else
               PG::store(grow + col[b], acc[b]);
-          }
+          });
         }
       };
       blocks(plan.of_kind[0], std::integral_constant<int, 4>{}, std::false_type{}, std::false_type{});

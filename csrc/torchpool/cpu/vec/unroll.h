@@ -5,6 +5,9 @@
 // latency). The windows place the U parts in memory (consecutive channel packs, or
 // the same columns of consecutive output rows) through part().
 
+#include <type_traits>
+#include <utility>
+
 #include "torchpool/cpu/vec/scalar.h"
 
 namespace torchpool {
@@ -112,6 +115,19 @@ struct Unroll {
 // packs of it spill on AVX2.
 constexpr int kUnroll = TORCHPOOL_CPU_LEVEL == 0 ? 2 : 4;
 constexpr int kUnrollBulky = TORCHPOOL_CPU_LEVEL == 2 ? 4 : 2;
+
+// f(std::integral_constant<int, i>{}) for i = 0 .. N-1, unrolled in the source: an array
+// indexed only by these constants stays in registers. GCC replaces arrays by scalars
+// before it unrolls loops, so one indexed in a loop (even under #pragma GCC unroll) can
+// stay in memory, each add of a chain then waiting on a store and a load.
+template <class Fn, int... I>
+TP_INLINE void static_for_each(Fn&& f, std::integer_sequence<int, I...>) {
+  (f(std::integral_constant<int, I>{}), ...);
+}
+template <int N, class Fn>
+TP_INLINE void static_for(Fn&& f) {
+  static_for_each(f, std::make_integer_sequence<int, N>{});
+}
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY
 }  // namespace cpu
