@@ -9,7 +9,8 @@ own ceiling: a copy (torch's, all cores) of the same number of bytes.
 Each row times torchpool, torch and the copy in interleaved rounds (all cores; on the
 CPU a round is one call of each) and reports medians: time, effective bandwidth (bytes
 read + bytes written, once each, over time), and, as medians of the ratios within each
-round, the fraction of the copy's bandwidth and the speedup over torch. Inputs are random normal values, never zeros.
+round, the fraction of the copy's bandwidth and the speedup over torch. Inputs are random
+normal values, never zeros.
 
 Memory: large outputs from glibc's malloc are fresh pages every call, and the OS's
 page faults then cost more than the kernel (for torch and torchpool alike). The script

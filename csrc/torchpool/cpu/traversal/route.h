@@ -34,6 +34,15 @@ TP_INLINE void report_bad_index(const KernelArgs& a, int64_t kind, int64_t i) {
   }
 }
 
+// Whether the kBlock indices at p all lie in [lo, lo + span): one check for a block,
+// which vectorizes, before its elements go unchecked.
+constexpr int64_t kBlock = 16;
+TP_INLINE bool block_in_range(const int64_t* p, int64_t lo, int64_t span) {
+  bool ok = true;
+  for (int64_t j = 0; j < kBlock; ++j) ok &= uint64_t(p[j] - lo) < uint64_t(span);
+  return ok;
+}
+
 // dst[plane, idx[o]] += src[o] (Add) or = src[o]; destinations no source names are 0.
 // Windowed: each index lies in its output's window, so an item visits only the source
 // rows whose windows meet its band, and checks each index against its window's rows.
@@ -83,19 +92,13 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
       const bool inside = lo >= d0 && hi <= d1;  // usually: no band check needed
       const S* sv = src + (grp * sp_src + prow * Wo) * lanes;
       const int64_t* si = idx + (grp * sp_src + prow * Wo) * lanes;
-      // Contiguous rows: unchecked blocks of 16 after a check of all their indices at once
-      // (vectorized); the checked loop takes the rest. (Not worth it for channels-last.)
-      constexpr int64_t block = 16;
+      // Contiguous rows: unchecked blocks after a check of all their indices at once
+      // (block_in_range); the checked loop takes the rest. (Not worth it for channels-last.)
       const int64_t n = Wo * lanes, span = hi - lo;
       int64_t f = 0;
-      if (lanes == 1 && inside) {
-        for (; f + block <= n; f += block) {
-          bool ok = true;
-          for (int64_t j = 0; j < block; ++j) ok &= uint64_t(si[f + j] - lo) < uint64_t(span);
-          if (!ok) break;
-          for (int64_t j = 0; j < block; ++j) put(acc[si[f + j] - d0], sv[f + j]);
-        }
-      }
+      if (lanes == 1 && inside)
+        for (; f + kBlock <= n && block_in_range(si + f, lo, span); f += kBlock)
+          for (int64_t j = 0; j < kBlock; ++j) put(acc[si[f + j] - d0], sv[f + j]);
       for (; f < n; f += lanes)
         for (int64_t c = 0; c < lanes; ++c) {
           const int64_t i = si[f + c];
@@ -399,14 +402,9 @@ void route_gather(const KernelArgs& a, int64_t begin, int64_t end) {
              e += PW::N)
           PW::store(o + e, v);
     }
-    // Blocks of 16 unchecked loads after one (vectorized) check of their indices.
-    constexpr int64_t block = 16;
-    for (; e + block <= len; e += block) {
-      bool ok = true;
-      for (int64_t j = 0; j < block; ++j) ok &= uint64_t(ii[e + j]) < uint64_t(sp_src);
-      if (!ok) break;
-      for (int64_t j = 0; j < block; ++j) o[e + j] = plane[ii[e + j] * lanes + (e + j) * lane_step];
-    }
+    // Blocks of unchecked loads after one check of their indices.
+    for (; e + kBlock <= len && block_in_range(ii + e, 0, sp_src); e += kBlock)
+      for (int64_t j = 0; j < kBlock; ++j) o[e + j] = plane[ii[e + j] * lanes + (e + j) * lane_step];
     for (; e < len; ++e) {
       const int64_t i = ii[e];
       if (uint64_t(i) < uint64_t(sp_src)) {
