@@ -83,6 +83,31 @@ def test_forward_backward(nd, dtype, layout, device):
     assert checked > 20
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_forward_backward_whole_line_pixels(dtype):
+    """Channels-last pixels of whole cache lines (256 channels): with streaming forced
+    (test_cpu_levels), the forward streams them past the cache."""
+    gen = torch.Generator().manual_seed(8)
+    exact = dtype in (torch.float32, torch.float64)
+    x = make_input((2, 256, 5, 19), dtype, "channels_last", generator=gen)
+    for kw in [dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=2, stride=2),
+               dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)]:
+        what = f"{dtype} {kw}"
+        ref = torch_avg(x if exact else x.float(), 2, **kw).to(dtype)
+        xg = x.detach().requires_grad_()
+        out = torchpool.avg_pool2d(xg, **kw)
+        if exact:
+            assert_same(out.detach(), ref, what)
+        else:
+            assert_close(out.detach(), ref, dtype, what)
+        assert_format(out, x, what)
+        g = torch.randn(ref.shape, generator=gen).to(dtype)
+        out.backward(g)
+        xr = x.detach().double().contiguous().requires_grad_()
+        torch_avg(xr, 2, **kw).backward(g.double())
+        assert_close(xg.grad, xr.grad.to(dtype), dtype, what + " grad")
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("nd,shape,k", TILED + [(2, (1, 3, 14, 14), 7), (3, (1, 20, 4, 4, 4), 4)])

@@ -93,12 +93,18 @@ def test_forward_backward(nd, dtype, layout, device):
 def test_forward_backward_whole_line_pixels(dtype):
     """Channels-last pixels of whole cache lines (256 channels), rows longer than the
     16-bit gradient's staging buffer: with streaming forced (test_cpu_levels), the
-    overlapping-window backward streams staged pixels out mid-row and at the row's end."""
+    forward streams its values and indices, and the overlapping-window backward streams
+    staged pixels out mid-row and at the row's end."""
     gen = torch.Generator().manual_seed(7)
     x = make_input((1, 256, 4, 45), dtype, "channels_last", generator=gen)
     for kw in [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=1),
                dict(kernel_size=3, stride=1, padding=1, dilation=2, ceil_mode=True)]:
         what = f"{dtype} {kw}"
+        out, idx = torchpool.max_pool2d(x, return_indices=True, **kw)
+        ref, ref_idx = F.max_pool2d(x, return_indices=True, **kw)
+        assert_same(out, ref, what + " values")
+        assert_same(idx, ref_idx, what + " indices")
+        assert_same(torchpool.max_pool2d(x, **kw), ref, what + " values (no indices)")
         xg = x.detach().requires_grad_()
         out = torchpool.max_pool2d(xg, **kw)
         g = torch.randn(out.shape, generator=gen).to(dtype)

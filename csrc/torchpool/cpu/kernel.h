@@ -39,7 +39,7 @@ struct KernelArgs {
   int64_t* bad_index = nullptr;   // routing: {kind, index} of an index it cannot route
   int64_t* matched = nullptr;     // routing by owners: sources whose index lies in their window
   void* scratch = nullptr;        // per call of a backward kernel: scratch_bytes()
-  bool stream = false;            // backward: grad_input far larger than the cache (stream2)
+  bool stream = false;            // the output (grad_input) far larger than the cache: streamed
 };
 
 // A kernel runs work items [begin, end) of its work space (see work_items()).

@@ -103,7 +103,12 @@ void run_forward(KernelFn fn, const KernelArgs& a) {
   if (items == 0) return;
   const Geometry& g = a.g;
   const int64_t per_item = (a.layout == Layout::contiguous ? g.dim[2].out : g.channels) * window_size(g);
-  at::parallel_for(0, items, grain(per_item), [&](int64_t b, int64_t e) { fn(a, b, e); });
+  KernelArgs s = a;  // output past the cache (values and indices): streamed by channels-last kernels
+  s.stream = stream_output(g.planes() * g.out_plane() * (element_bytes(a.dtype) + (a.indices ? 8 : 0)));
+  at::parallel_for(0, items, grain(per_item), [&](int64_t b, int64_t e) {
+    fn(s, b, e);
+    _mm_sfence();  // non-temporal stores are weakly ordered: done before the join
+  });
 }
 
 void run_backward(KernelFn fn, KernelArgs a, const char* op) {

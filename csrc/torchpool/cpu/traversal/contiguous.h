@@ -62,6 +62,7 @@ struct PackPlace {
     for (int u = 0; u < P::U; ++u) in_u[u] = u * in_sub, out_u[u] = u * out_sub;
   }
   int64_t out_lane = 1;  // output elements between lanes (a column pack: a row's length)
+  bool stream = false;   // store() past the cache (B::stream), where every store fills lines
 
   // The pack's elements of a tensor shaped like the output.
   template <class S>
@@ -71,11 +72,13 @@ struct PackPlace {
   template <class S>
   TP_INLINE void store(S* p, const F& v) const {
     each_part<P>(v, [&](int u, const auto& x) {
+      if (stream) return B::stream(p + out_u[u], x);
       scatter_lanes(p + out_u[u], x, [](S* q, const auto& y) { B::store(q, y); });
     });
   }
   TP_INLINE void store_idx(int64_t* p, const I& v) const {
     each_part<P>(v, [&](int u, const auto& x) {
+      if (stream) return B::stream_idx(p + out_u[u], x);
       scatter_lanes(p + out_u[u], x, [](int64_t* q, const auto& y) { B::store_idx(q, y); });
     });
   }

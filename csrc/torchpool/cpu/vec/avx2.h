@@ -301,6 +301,11 @@ struct PackF {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 4),
                         _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
   }
+  static TP_INLINE void stream_idx(int64_t* p, I v) {  // past the cache where p starts half a line
+    if (!half_line_start(p)) return store_idx(p, v);
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)));
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+  }
 
   static TP_INLINE void acc_add(float* p, F v) { _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), v)); }
   // p[2l] += v[l] (touches p[0..15]; odd elements are rewritten unchanged).
@@ -420,6 +425,9 @@ struct PackD {
   static TP_INLINE Tally tally(Tally t, M a) { return _mm256_sub_epi64(t, _mm256_castpd_si256(a)); }
   static TP_INLINE int64_t tally_sum(Tally t) { return lane_sum<int64_t>(t); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static TP_INLINE void stream_idx(int64_t* p, I v) {
+    if (half_line_start(p)) _mm256_stream_si256(reinterpret_cast<__m256i*>(p), v); else store_idx(p, v);
+  }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm256_storeu_pd(p, _mm256_add_pd(_mm256_loadu_pd(p), v)); }
   static TP_INLINE void acc_add2(double* p, F v) {

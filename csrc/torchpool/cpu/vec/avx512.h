@@ -239,6 +239,11 @@ struct PackF {
     _mm512_storeu_si512(p, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
     _mm512_storeu_si512(p + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
   }
+  static TP_INLINE void stream_idx(int64_t* p, I v) {  // past the cache where p starts a line
+    if (!line_start(p)) return store_idx(p, v);
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)));
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p + 8), _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+  }
 
   static TP_INLINE void acc_add(float* p, F v) { _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), v)); }
   // p[2l] += v[l] (touches p[0..31]; odd elements are rewritten unchanged).
@@ -343,6 +348,9 @@ struct PackD {
   }
   static TP_INLINE int count(M a) { return __builtin_popcount(a); }
   static TP_INLINE void store_idx(int64_t* p, I v) { _mm512_storeu_si512(p, v); }
+  static TP_INLINE void stream_idx(int64_t* p, I v) {
+    if (line_start(p)) _mm512_stream_si512(reinterpret_cast<__m512i*>(p), v); else store_idx(p, v);
+  }
 
   static TP_INLINE void acc_add(double* p, F v) { _mm512_storeu_pd(p, _mm512_add_pd(_mm512_loadu_pd(p), v)); }
   static TP_INLINE void acc_add2(double* p, F v) {

@@ -18,7 +18,7 @@
 //                    (beside the packs, stream_lines(dst, src, n): n whole lines)
 //   add sub mul fma div max gt lt eq isnan mor mand mnot any select   arithmetic, masks
 //                    (fma(a, b, c): a*b + c rounded once)
-//   lanes iadd iset1 iselect store_idx                             index lanes
+//   lanes iadd iset1 iselect store_idx stream_idx                  index lanes
 //   acc_add acc_add2 acc_addn        add lanes into T accumulators at stride 1, 2, n
 //   exp_floor        e^x by exp_of() below (the same operations at every level), and
 //                    x floored at the exp's zero (x e^x stays finite)
@@ -261,6 +261,7 @@ struct Pack1 {
     return true;
   }
   static TP_INLINE void store_idx(int64_t* p, I v) { *p = v; }
+  static TP_INLINE void stream_idx(int64_t* p, I v) { *p = v; }
 
   static TP_INLINE void acc_add(T* p, F v) { *p += v; }
   static TP_INLINE void acc_add2(T* p, F v) { *p += v; }
