@@ -77,6 +77,18 @@ TP_INLINE void band_rows(const KernelArgs& a, int64_t b, int64_t& r0, int64_t& r
   r1 = (b + 1) * rows / a.bands;
 }
 
+// Calls f(group, r0, r1) for each band item in [begin, end): its group (plane or batch
+// element) and its rows [r0, r1). The kernels pass an always_inline lambda, so that its
+// captures stay registers in their loops as in a plain loop body.
+template <class Fn>
+TP_INLINE void for_each_band(const KernelArgs& a, int64_t begin, int64_t end, Fn&& f) {
+  for (int64_t item = begin; item < end; ++item) {
+    int64_t r0, r1;
+    band_rows(a, item % a.bands, r0, r1);
+    f(item / a.bands, r0, r1);
+  }
+}
+
 // A backward kernel of a reduced dtype accumulates each work item in float scratch
 // of this size, given to each call by the dispatcher; so does a routing scatter of
 // float or double sums where grad_input is streamed (in its own type).

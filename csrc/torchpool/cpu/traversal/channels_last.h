@@ -235,10 +235,7 @@ bool backward_channels_last_gather(const KernelArgs& a, int64_t begin, int64_t e
       using P = decltype(tag);
       each_part<P>(v, [&](int u, const auto& x) { P::Base::store(p + u * P::Base::N, x); });
     };
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t n = item / a.bands;
-      int64_t r0, r1;
-      band_rows(a, item % a.bands, r0, r1);
+    for_each_band(a, begin, end, [&](int64_t n, int64_t r0, int64_t r1) __attribute__((always_inline)) {
       const S* ib = in ? in + n * in_plane * C : nullptr;
       auto fill = [&](T* slot, int64_t prow) {
         PixelCursor cur(g, prow * W.out);
@@ -282,7 +279,7 @@ bool backward_channels_last_gather(const KernelArgs& a, int64_t begin, int64_t e
           });
         }
       }
-    }
+    });
     return true;
   }
 }
@@ -308,10 +305,7 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
     const int64_t C = g.channels, in_plane = g.in_plane(), out_plane = g.out_plane();
     const bool stream = a.stream && whole_lines(gin, C * int64_t(sizeof(S)));  // pixels of whole lines
     const TapTables tt(g);
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t n = item / a.bands;
-      int64_t r0, r1;
-      band_rows(a, item % a.bands, r0, r1);
+    for_each_band(a, begin, end, [&](int64_t n, int64_t r0, int64_t r1) __attribute__((always_inline)) {
       const S* ib = in ? in + n * in_plane * C : nullptr;  // none where the reducer needs none
       S* gb = gin + n * in_plane * C;
       rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps&, int64_t, int64_t) {
@@ -347,7 +341,7 @@ bool backward_channels_last_owned(const KernelArgs& a, int64_t begin, int64_t en
           });
         }
       });
-    }
+    });
     return true;
   }
 }
@@ -372,10 +366,7 @@ void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   if (backward_channels_last_owned<R, S>(a, begin, end) || backward_channels_last_gather<R, S>(a, begin, end))
     return;
   const TapTables tt(g);
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t n = item / a.bands;
-    int64_t r0, r1;
-    band_rows(a, item % a.bands, r0, r1);
+  for_each_band(a, begin, end, [&](int64_t n, int64_t r0, int64_t r1) __attribute__((always_inline)) {
     // acc[((r - r0) * W + w) * C + c]: channel c of input pixel (r, w) of the band
     T* acc = direct ? reinterpret_cast<T*>(gin) + (n * in_plane + r0 * W) * C : static_cast<T*>(a.scratch);
     std::memset(static_cast<void*>(acc), 0, sizeof(T) * (r1 - r0) * W * C);
@@ -394,7 +385,7 @@ void backward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
       }
     });
     if (!direct) narrow_out(gin + (n * in_plane + r0 * W) * C, acc, (r1 - r0) * W * C, a.stream);
-  }
+  });
 }
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY

@@ -553,10 +553,7 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
 
   T* scratch = static_cast<T*>(a.scratch);  // reduced dtypes: scratch_bytes() of float
   const TapTables tt(g);
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t plane = item / a.bands;
-    int64_t r0, r1;
-    band_rows(a, item % a.bands, r0, r1);
+  for_each_band(a, begin, end, [&](int64_t plane, int64_t r0, int64_t r1) __attribute__((always_inline)) {
     T* acc = direct ? reinterpret_cast<T*>(gin + plane * in_plane + r0 * W.in) : scratch;
     std::memset(static_cast<void*>(acc), 0, sizeof(T) * (r1 - r0) * W.in);
     const S* ip = in ? in + plane * in_plane : nullptr;
@@ -620,7 +617,7 @@ void backward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       for (; ow < W.out; ++ow) one(ow);
     });
     if (!direct) narrow_out(gin + plane * in_plane + r0 * W.in, acc, (r1 - r0) * W.in, a.stream);
-  }
+  });
 }
 
 // Backward as a gather, for reducers whose State is value packs only (R::gathers):
@@ -816,10 +813,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
   LevelArray<const T*> srcs(size_t(D.k * H.k));
   const int64_t nr = plan.rounds;
 
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t plane = item / a.bands;
-    int64_t r0, r1;
-    band_rows(a, item % a.bands, r0, r1);
+  for_each_band(a, begin, end, [&](int64_t plane, int64_t r0, int64_t r1) __attribute__((always_inline)) {
     const S* ip = in ? in + plane * in_plane : nullptr;
     rows.reset();
     for (int64_t r = r0; r < r1; ++r) {
@@ -889,7 +883,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
       blocks(plan.of_kind[1], std::integral_constant<int, 4>{}, std::true_type{}, std::false_type{});
       blocks(plan.of_kind[2], std::integral_constant<int, 2>{}, std::true_type{}, std::true_type{});
     }
-  }
+  });
   return true;
 }
 
@@ -946,10 +940,7 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
     const bool wide = PW::N > 1 && (PW::wide_index || in_plane <= INT32_MAX) && W.out >= PW::N;
     const bool stream = a.stream && whole_lines(gin, W.in * int64_t(sizeof(S)));
     const TapTables tt(g);
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t plane = item / a.bands;
-      int64_t r0, r1;
-      band_rows(a, item % a.bands, r0, r1);
+    for_each_band(a, begin, end, [&](int64_t plane, int64_t r0, int64_t r1) __attribute__((always_inline)) {
       const S* ip = in ? in + plane * in_plane : nullptr;  // none where the reducer needs none
       S* gp = gin + plane * in_plane;
       rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps& rt, int64_t, int64_t) {
@@ -1004,7 +995,7 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
           for (int64_t ow = 0; ow < W.out; ++ow) window(P1{}, r1o, ow);
         }
       });
-    }
+    });
     return true;
   }
 }

@@ -61,10 +61,7 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
   const int64_t lanes = group_lanes(a), W = g.dim[2].in, Wo = g.dim[2].out;
   const int64_t sp_src = g.out_plane(), sp_dst = g.in_plane(), rows = g.dim[0].in * g.dim[1].in;
   const TapTables tt(g);
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t grp = item / a.bands;
-    int64_t r0, r1;
-    band_rows(a, item % a.bands, r0, r1);
+  for_each_band(a, begin, end, [&](int64_t grp, int64_t r0, int64_t r1) __attribute__((always_inline)) {
     const int64_t d0 = r0 * W, d1 = r1 * W;
     // acc[(i - d0) * lanes + c]: lane c of destination position i of the band
     const bool in_place = !may_stage || (direct && !(a.stream && a.scratch));
@@ -118,7 +115,7 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
     }
     if constexpr (may_stage)
       if (!in_place) narrow_out(dst + (grp * sp_dst + d0) * lanes, acc, (d1 - d0) * lanes, a.stream);
-  }
+  });
 }
 
 template <class S, bool Add, bool Windowed>
@@ -174,10 +171,7 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
   std::vector<int64_t> rows(size_t(D.k * H.k));  // the source rows holding a row (offsets)
   int64_t matched = 0;
   const bool tally_each_pixel = W.out * D.k * H.k >= INT32_MAX;
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t n = item / a.bands;
-    int64_t r0, r1;
-    band_rows(a, item % a.bands, r0, r1);
+  for_each_band(a, begin, end, [&](int64_t n, int64_t r0, int64_t r1) __attribute__((always_inline)) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t t = r / H.in, h = r - t * H.in;
       int nr = 0;
@@ -223,7 +217,7 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
       }
       take_tally();
     }
-  }
+  });
   __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
 }
 
@@ -259,10 +253,7 @@ void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
   const int64_t Ho = g.dim[1].out, Wo = g.dim[2].out, sp_src = g.out_plane(), sp_dst = g.in_plane();
   const Owners own(g);
   int64_t matched = 0;
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t n = item / a.bands;
-    int64_t r0, r1;
-    band_rows(a, item % a.bands, r0, r1);
+  for_each_band(a, begin, end, [&](int64_t n, int64_t r0, int64_t r1) __attribute__((always_inline)) {
     for (int64_t r = r0; r < r1; ++r) {
       U* d = dst + (n * sp_dst + r * W) * C;
       const int64_t od = own.dim[0][size_t(r / H)], oh = own.dim[1][size_t(r % H)];
@@ -293,7 +284,7 @@ void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
       }
       matched += m;
     }
-  }
+  });
   __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
 }
 
@@ -322,10 +313,7 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   const bool stream = a.stream && whole_lines(dst, W.in * int64_t(sizeof(S)));
   const TapTables tt(g);
   int64_t matched = 0;
-  for (int64_t item = begin; item < end; ++item) {
-    const int64_t plane = item / a.bands;
-    int64_t r0, r1;
-    band_rows(a, item % a.bands, r0, r1);
+  for_each_band(a, begin, end, [&](int64_t plane, int64_t r0, int64_t r1) __attribute__((always_inline)) {
     rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps& rt, int64_t, int64_t) {
       const S* sv = src + plane * sp_src + prow * W.out;
       const int64_t* si = idx + plane * sp_src + prow * W.out;
@@ -364,7 +352,7 @@ void route_owned_rows(const KernelArgs& a, int64_t begin, int64_t end) {
         matched += P::count(hit);
       }
     });
-  }
+  });
   __atomic_fetch_add(a.matched, matched, __ATOMIC_RELAXED);
 }
 
