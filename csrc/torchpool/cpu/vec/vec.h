@@ -62,6 +62,13 @@ template <class Red, class = void>
 struct Bulky : std::false_type {};
 template <class Red>
 struct Bulky<Red, std::void_t<decltype(Red::bulky)>> : std::bool_constant<Red::bulky> {};
+// A gathering reducer whose zero state contributes +0 to any element declares
+// `zero_state_adds_zero`: the gather may then add rounds of zero states (contiguous.h).
+template <class Red, class = void>
+struct ZeroStateAddsZero : std::false_type {};
+template <class Red>
+struct ZeroStateAddsZero<Red, std::void_t<decltype(Red::zero_state_adds_zero)>>
+    : std::bool_constant<Red::zero_state_adds_zero> {};
 // The Multi pack of reducer R (unroll.h): kUnroll Wide packs, kUnrollBulky if bulky.
 template <class Red>
 struct UnrollOf {

@@ -18,6 +18,7 @@ struct AvgReduce {
   using I = typename P::I;
   static constexpr bool needs_input = false;
   static constexpr bool gathers = true;  // State: value packs (contiguous.h)
+  static constexpr bool zero_state_adds_zero = true;  // contrib is the state (vec.h)
   static constexpr bool lane_free = true;  // the forward (vec.h)
   AvgPoolParams prm;
   explicit AvgReduce(const KernelArgs& a) : prm(*static_cast<const AvgPoolParams*>(a.params)) {}
