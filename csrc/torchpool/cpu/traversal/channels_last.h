@@ -170,7 +170,7 @@ void forward_channels_last(const KernelArgs& a, int64_t begin, int64_t end) {
   // size, the 4:1 outputs (max and avg 2x2, max 3x3 s2 p1, 2x2x2 max) took 0.98-1.02x,
   // max 2x2 with its indices 0.89-1.01x. bfloat16 (paired packs' lines streamed whole):
   // avg 3x3 s1 p1 0.95-0.96x, max 2x2 with indices 0.92x.
-  const bool stream = a.stream && pixel_bytes % 64 == 0 && reinterpret_cast<uintptr_t>(out) % 64 == 0;
+  const bool stream = a.stream && whole_lines(out, pixel_bytes);
   PixelCursor cur(g, begin % out_plane);
   for (int64_t pos = begin; pos < end; ++pos, cur.next()) {
     const int64_t n = pos / out_plane, o = pos - n * out_plane;

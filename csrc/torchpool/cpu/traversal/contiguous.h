@@ -664,11 +664,11 @@ struct GatherPlan {
   };
   std::vector<int64_t> cols;  // each pack's first column
   std::vector<Step> steps;    // pack p's round q: steps[p * rounds + q]
-  // The packs of each kind: 0, every round of every lane is lane l's state at off + l;
+  // The packs of each kind: 0, every round of every lane is lane l's state at off + l,
+  // off being the pack's column plus shift0[q], the same for all of them (stride 1);
   // 1, every lane has every round (a permute, no mask); 2, neither.
   std::vector<int64_t> of_kind[3];
-  std::vector<int64_t> shift0;  // uniform0: kind 0's round q at cols[p] + shift0[q]
-  bool uniform0 = false;
+  std::vector<int64_t> shift0;
   int64_t rounds = 0;
   // The states a load may read lie in [-front, reach): zeros outside [0, W.out).
   int64_t front = 0, reach = 0;
@@ -686,7 +686,7 @@ struct GatherPlan {
     for (int64_t c = 0; c + N <= W.in; c += N) cols.push_back(c);
     if (W.in % N) cols.push_back(W.in - N);  // overlaps the previous pack: stores the same values
     if (phantoms) front = std::max<int64_t>(0, (W.k - 1) * W.d - W.p), reach = W.in + W.p;
-    reach = std::max(reach, W.out + N);  // a pack's load from the row's last state
+    reach = std::max(reach, W.out + N);  // a pack's load from the row's last state (kinds 1, 2)
     const Holders hw(W, 1, phantoms);  // the outputs whose windows hold each column, in scan order
     for (const int64_t n : hw.count) rounds = std::max(rounds, n);
     if (rounds > max_rounds) return;
@@ -725,16 +725,22 @@ struct GatherPlan {
       }
       of_kind[plain ? 0 : full ? 1 : 2].push_back(int64_t(p));
     }
-    // Kind 0 whose round q lies the same distance from every pack's first column (stride
-    // 1): that distance, shared (the packs' rounds then need no offsets of their own).
+    // Kind 0's rounds at shared shifts from the packs' columns (those of its first pack),
+    // so that they need no offsets of their own; a pack in place at other shifts is of
+    // kind 1 (an identity permute). Only stride 1 puts packs in place, and it puts all at
+    // the same shifts.
     shift0.assign(size_t(rounds), 0);
-    uniform0 = !of_kind[0].empty();
-    for (size_t i = 0; i < of_kind[0].size(); ++i)
+    std::vector<int64_t> in_place;
+    for (const int64_t p : of_kind[0]) {
+      bool same = true;
       for (int64_t q = 0; q < rounds; ++q) {
-        const int64_t p = of_kind[0][i], d = steps[size_t(p * rounds + q)].off - cols[size_t(p)];
-        if (i == 0) shift0[size_t(q)] = d;
-        uniform0 = uniform0 && d == shift0[size_t(q)];
+        const int64_t d = steps[size_t(p * rounds + q)].off - cols[size_t(p)];
+        if (in_place.empty()) shift0[size_t(q)] = d;
+        same = same && d == shift0[size_t(q)];
       }
+      (same ? in_place : of_kind[1]).push_back(p);
+    }
+    of_kind[0] = std::move(in_place);
     ok = true;
   }
 };
@@ -806,7 +812,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
   if (PW::N == 1 || (!PW::wide_index && in_plane > INT32_MAX) || hi - lo < PW::N) lo = hi = 0;
 
   // A state row: plan.front zeros, the W.out states, zeros up to where a load may read.
-  const int64_t front = plan.front, row_len = front + std::max(plan.reach, W.out + PW::N);
+  const int64_t front = plan.front, row_len = front + plan.reach;
   StateRows<T> rows(g, K * row_len);
   if (!rows.fits()) return false;
   const bool stream = a.stream && whole_lines(gin, W.in * int64_t(sizeof(S)));
@@ -851,7 +857,7 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
       // each sum's order unchanged; a masked round adds +0 to the lanes without one,
       // which changes no sum (a sum started at +0 is never -0), so the select stays off
       // the chain. A block short of NB packs repeats its last (computed, not stored).
-      auto blocks = [&](const std::vector<int64_t>& packs, auto nb, auto permuted, auto masked, auto uniform) {
+      auto blocks = [&](const std::vector<int64_t>& packs, auto nb, auto permuted, auto masked) {
         constexpr int NB = decltype(nb)::value;
         const auto zero = PG::set1(T(0));
         for (size_t i = 0; i < packs.size(); i += NB) {
@@ -879,7 +885,10 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
               static_for<NB>([&](auto bc) __attribute__((always_inline)) {
                 constexpr int b = decltype(bc)::value;
                 const auto& st = steps[b][q];
-                const int64_t off = uniform ? col[b] + plan.shift0[size_t(q)] : st.off;
+                // In place (kind 0): an add to the column in place of a load of the pack's
+                // offset at every round (avg 3x3 s1 p1 backward, full size, 2 threads, Zen 4,
+                // per-call A/B: AVX-512 float32 and bfloat16 0.94-0.95x the time, AVX2 0.86x).
+                const int64_t off = permuted ? st.off : col[b] + plan.shift0[size_t(q)];
                 typename PG::F v[K];
                 for (int k = 0; k < K; ++k) {
                   v[k] = PG::load(srcs[n] + k * row_len + front + off);
@@ -905,15 +914,9 @@ bool backward_gather_with(const KernelArgs& a, int64_t begin, int64_t end, const
           });
         }
       };
-      // Kind 0 at uniform shifts: an add to each pack's column in place of a load of its
-      // offset at every round (avg 3x3 s1 p1 backward, full size, 2 threads, Zen 4,
-      // per-call A/B: AVX-512 float32 and bfloat16 0.94-0.95x the time, AVX2 0.86x).
-      if (plan.uniform0)
-        blocks(plan.of_kind[0], std::integral_constant<int, 4>{}, std::false_type{}, std::false_type{}, std::true_type{});
-      else
-        blocks(plan.of_kind[0], std::integral_constant<int, 4>{}, std::false_type{}, std::false_type{}, std::false_type{});
-      blocks(plan.of_kind[1], std::integral_constant<int, 4>{}, std::true_type{}, std::false_type{}, std::false_type{});
-      blocks(plan.of_kind[2], std::integral_constant<int, 2>{}, std::true_type{}, std::true_type{}, std::false_type{});
+      blocks(plan.of_kind[0], std::integral_constant<int, 4>{}, std::false_type{}, std::false_type{});
+      blocks(plan.of_kind[1], std::integral_constant<int, 4>{}, std::true_type{}, std::false_type{});
+      blocks(plan.of_kind[2], std::integral_constant<int, 2>{}, std::true_type{}, std::true_type{});
     }
   });
   return true;
