@@ -12,7 +12,7 @@ import torchpool
 
 HERE = Path(__file__).resolve().parent
 PARITY = ["test_max_pool.py", "test_avg_pool.py", "test_hypothesis.py", "test_gradcheck.py",
-          "test_soft_pool.py", "test_stochastic_pool.py", "test_unpool.py"]
+          "test_soft_pool.py", "test_stochastic_pool.py", "test_unpool.py", "test_bounds.py"]
 LEVELS = ["scalar", "avx2", "avx512"]
 
 

@@ -1024,9 +1024,18 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
           }
         };
         if (wide) {
+          // A stride-2 pack's odd tap reads one element past its last window (load2 reads
+          // 2N elements from it, where Load2Pair does not apply): at the row's end the next
+          // row's first, but past the input at its last row, whose last pack therefore
+          // goes one lane at a time.
+          const bool at_end = SK == 2 && ip && plane == g.planes() - 1 &&
+                              window_last_row(rt.td, rt.th, H.in) == D.in * H.in - 1;
           int64_t ow = 0;
-          for (; ow + PW::N <= W.out; ow += PW::N) window(PW{}, rw, ow);
-          if (ow < W.out) window(PW{}, rw, W.out - PW::N);  // overlaps: stores the same values
+          for (; ow + PW::N <= W.out - at_end; ow += PW::N) window(PW{}, rw, ow);
+          if (at_end)
+            for (; ow < W.out; ++ow) window(P1{}, r1o, ow);
+          else if (ow < W.out)
+            window(PW{}, rw, W.out - PW::N);  // overlaps: stores the same values
         } else {
           for (int64_t ow = 0; ow < W.out; ++ow) window(P1{}, r1o, ow);
         }
