@@ -5,9 +5,13 @@ the test run instead of passing unnoticed; the results must equal those of the s
 call on tensors torch allocated. Covers each family's forward and backward paths:
 windows that tile the input (owned backward), overlap (gather), stride 1 with padding
 (the gather's zero-state rounds), dilation, ceil_mode; rows and channel counts on and
-off the pack widths; every dtype, contiguous and channels-last."""
+off the pack widths; every dtype, contiguous and channels-last; and a sweep of random
+configurations drawn afresh each run (its seed in the test ids: on a crash, `pytest -v`
+names the case; TORCHPOOL_BOUNDS_SEED repeats a run)."""
 import ctypes
 import mmap
+import os
+import random
 
 import pytest
 import torch
@@ -16,7 +20,7 @@ from conftest import DTYPES, assert_same, make_input
 
 T = torch.ops.torchpool
 PAGE = mmap.PAGESIZE
-PROT_NONE = 0
+PROT_NONE = 0  # (the mmap module has no PROT_NONE)
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.mprotect.restype = ctypes.c_int
@@ -32,7 +36,15 @@ CASES = [
     (2, (1, 2, 20, 41), 3, 2, 0, 2, False),    # dilation
     (3, (1, 2, 6, 8, 64), 2, 2, 0, 1, False),
     (3, (1, 33, 5, 9, 11), 3, 2, 1, 1, True),
+    # dilated rows: the windows reaching the last input row are not the last output row's
+    (3, (1, 3, 6, 9, 54), (1, 4, 3), (1, 1, 2), (0, 1, 1), (2, 2, 1), False),
 ]
+
+
+def case_id(c):
+    def f(v):
+        return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    return f"{c[0]}d-{f(c[1])}-k{f(c[2])}s{f(c[3])}p{f(c[4])}d{f(c[5])}" + ("-ceil" if c[6] else "")
 
 
 def guarded(t, where):
@@ -53,7 +65,10 @@ def guarded(t, where):
 
 
 def calls(nd, k, s, p, d, ceil):
-    """(name, fn(*tensors), tensors) of each family's forward and backward on input x."""
+    """go(x, where): each family's forward and backward on input x (and on what they
+    make of it) with every tensor argument guarded, checked against the same call on
+    unguarded tensors; returns the names of the calls made."""
+    k, s, p, d = ([v] * nd if isinstance(v, int) else list(v) for v in (k, s, p, d))
     def go(x, where):
         out = []
 
@@ -78,7 +93,7 @@ def calls(nd, k, s, p, d, ceil):
         check("stochastic_pool_eval_backward",
               lambda gg, t: getattr(T, f"stochastic_pool{nd}d_eval_backward")(gg, t, k, s, p, d, ceil), g, xs)
         check("stochastic_pool", lambda t: getattr(T, f"stochastic_pool{nd}d")(t, k, s, p, d, ceil, 7, 3), xs)
-        if d == 1:  # average pooling and unpooling take no dilation
+        if all(v == 1 for v in d):  # average pooling and unpooling take no dilation
             for cip in (True, False):
                 check("avg_pool", lambda t: getattr(T, f"avg_pool{nd}d")(t, k, s, p, ceil, cip, None), x)
                 check("avg_pool_backward",
@@ -106,8 +121,7 @@ def memory_format(t):
 @pytest.mark.parametrize("where", ["end", "start"])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}d-{'x'.join(map(str, c[1]))}-k{c[2]}s{c[3]}p{c[4]}d{c[5]}"
-                         + ("-ceil" if c[6] else ""))
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_reads_stay_inside_the_tensors(case, dtype, layout, where):
     nd, shape, k, s, p, d, ceil = case
     if layout == "channels_last" and nd == 1:
@@ -115,3 +129,30 @@ def test_reads_stay_inside_the_tensors(case, dtype, layout, where):
     x = make_input(shape, dtype, layout)
     done = calls(nd, k, s, p, d, ceil)(x, where)
     assert "max_pool_backward" in done and "soft_pool_backward" in done
+
+
+SEED = int(os.environ.get("TORCHPOOL_BOUNDS_SEED") or random.randrange(1 << 30))
+
+
+def random_case(i):
+    """A valid configuration: windows of 1-4 taps, strides 1-3, dilation 1-2, padding up
+    to half the window, sizes from one window up to a few packs, 1-17 channels."""
+    rng = random.Random(SEED * 1000 + i)
+    nd = rng.randint(1, 3)
+    k = [rng.randint(1, 4) for _ in range(nd)]
+    d = [rng.choice([1, 1, 2]) for _ in range(nd)]
+    s = [rng.randint(1, 3) for _ in range(nd)]
+    p = [rng.randint(0, kk // 2) for kk in k]
+    sizes = [rng.randint((kk - 1) * dd + 1, 12 if nd == 3 else 40) for kk, dd in zip(k, d)]
+    sizes[-1] = rng.randint((k[-1] - 1) * d[-1] + 1, 70)
+    shape = (rng.randint(1, 2), rng.choice([1, 3, 16, 17]), *sizes)
+    return nd, shape, k, s, p, d, rng.random() < 0.3, rng.choice(DTYPES), rng.choice(["contiguous", "channels_last"])
+
+
+@pytest.mark.parametrize("where", ["end", "start"])
+@pytest.mark.parametrize("i", range(100), ids=lambda i: f"seed{SEED}-{i}")
+def test_reads_stay_inside_the_tensors_random(i, where):
+    nd, shape, k, s, p, d, ceil, dtype, layout = random_case(i)
+    x = make_input(shape, dtype, layout)
+    done = calls(nd, k, s, p, d, ceil)(x, where)
+    assert "max_pool_backward" in done, (SEED, i)

@@ -363,9 +363,15 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
     const S* ip = in + plane * in_plane;
     // This run's packs cover columns [lo_r, hi).
     int64_t lo_r = lo, hi = hi_row;
-    if (SK == 2 && hi_spill > hi_row &&
-        plane * g.dim[0].in * H.in + last_row(RowTaps(tt, od, oh0 + (run_end - 1 - row))) < last_input_row)
-      hi = hi_spill;
+    if (SK == 2 && hi_spill > hi_row) {
+      // Spilling packs where no window of the run reads the input's last row. Every row
+      // is checked: with dilation an earlier output row's window can reach further down
+      // than the last one's.
+      bool spill = true;
+      for (int64_t rr = row; spill && plane == g.planes() - 1 && rr < run_end; ++rr)
+        spill = plane * g.dim[0].in * H.in + last_row(RowTaps(tt, od, oh0 + (rr - row))) < last_input_row;
+      if (spill) hi = hi_spill;
+    }
     if (hi - lo_r < PW::N) lo_r = hi = 0;  // no packs along the row: every column is an edge
     const bool by_columns = column_level && column_window && hi - lo_r > (PM::U - 1) * PW::N;
 
