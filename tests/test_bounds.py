@@ -16,7 +16,7 @@ import random
 import pytest
 import torch
 
-from conftest import DTYPES, assert_same, make_input
+from conftest import DTYPES, assert_same, make_input, memory_format_of
 
 T = torch.ops.torchpool
 PAGE = mmap.PAGESIZE
@@ -64,58 +64,52 @@ def guarded(t, where):
     return g
 
 
-def calls(nd, k, s, p, d, ceil):
-    """go(x, where): each family's forward and backward on input x (and on what they
-    make of it) with every tensor argument guarded, checked against the same call on
-    unguarded tensors; returns the names of the calls made."""
+def guarded_calls(x, where, nd, k, s, p, d, ceil):
+    """Each family's forward and backward on input x (and on what they make of it) with
+    every tensor argument guarded, checked against the same call on unguarded tensors;
+    returns the names of the calls made."""
     k, s, p, d = ([v] * nd if isinstance(v, int) else list(v) for v in (k, s, p, d))
-    def go(x, where):
-        out = []
+    out = []
 
-        def check(name, fn, *ts):
-            ref = fn(*ts)
-            ours = fn(*(guarded(t, where) for t in ts))
-            for i, (a, b) in enumerate(zip(ours if isinstance(ours, tuple) else (ours,),
-                                           ref if isinstance(ref, tuple) else (ref,))):
-                assert_same(a, b, f"{name} output {i}, guard at the {where}")
-            out.append(name)
-            return ref
+    def check(name, fn, *ts):
+        ref = fn(*ts)
+        ours = fn(*(guarded(t, where) for t in ts))
+        for i, (a, b) in enumerate(zip(ours if isinstance(ours, tuple) else (ours,),
+                                       ref if isinstance(ref, tuple) else (ref,))):
+            assert_same(a, b, f"{name} output {i}, guard at the {where}")
+        out.append(name)
+        return ref
 
-        sp = x.shape[-nd:]
-        vals, idx = check("max_pool", lambda t: getattr(T, f"max_pool{nd}d_with_indices")(t, k, s, p, d, ceil), x)
-        g = make_input(vals.shape, x.dtype).to(memory_format=memory_format(vals))
-        check("max_pool_backward",
-              lambda gg, t, i: getattr(T, f"max_pool{nd}d_backward")(gg, t, i, k, s, p, d, ceil), g, x, idx)
-        check("soft_pool", lambda t: getattr(T, f"soft_pool{nd}d")(t, k, s, p, d, ceil), x)
-        check("soft_pool_backward", lambda gg, t: getattr(T, f"soft_pool{nd}d_backward")(gg, t, k, s, p, d, ceil), g, x)
-        xs = x.abs().nan_to_num(posinf=3.0)
-        check("stochastic_pool_eval", lambda t: getattr(T, f"stochastic_pool{nd}d_eval")(t, k, s, p, d, ceil), xs)
-        check("stochastic_pool_eval_backward",
-              lambda gg, t: getattr(T, f"stochastic_pool{nd}d_eval_backward")(gg, t, k, s, p, d, ceil), g, xs)
-        check("stochastic_pool", lambda t: getattr(T, f"stochastic_pool{nd}d")(t, k, s, p, d, ceil, 7, 3), xs)
-        if all(v == 1 for v in d):  # average pooling and unpooling take no dilation
-            for cip in (True, False):
-                check("avg_pool", lambda t: getattr(T, f"avg_pool{nd}d")(t, k, s, p, ceil, cip, None), x)
-                check("avg_pool_backward",
-                      lambda gg, t: getattr(T, f"avg_pool{nd}d_backward")(gg, t, k, s, p, ceil, cip, None), g, x)
-            if not ceil:  # unpooling has no ceil_mode: only windows that lie inside
-                big = make_input(x.shape, x.dtype).to(memory_format=memory_format(x))
-                check("max_unpool", lambda v, i: getattr(T, f"max_unpool{nd}d")(v, i, k, s, p, list(sp)), vals, idx)
-                check("max_unpool_backward", lambda gg, i: getattr(T, f"max_unpool{nd}d_backward")(gg, i), big, idx)
-                check("avg_unpool",
-                      lambda v: getattr(T, f"avg_unpool{nd}d")(v, k, s, p, False, True, None, list(sp)), vals)
-                check("avg_unpool_backward",
-                      lambda gg: getattr(T, f"avg_unpool{nd}d_backward")(gg, k, s, p, False, True, None), big)
-        return out
-    return go
-
-
-def memory_format(t):
-    if t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
-        return torch.channels_last
-    if t.dim() == 5 and t.is_contiguous(memory_format=torch.channels_last_3d) and not t.is_contiguous():
-        return torch.channels_last_3d
-    return torch.contiguous_format
+    sp = x.shape[-nd:]
+    vals, idx = check("max_pool",
+                      lambda t: getattr(T, f"max_pool{nd}d_with_indices")(t, k, s, p, d, ceil), x)
+    g = make_input(vals.shape, x.dtype).to(memory_format=memory_format_of(vals))
+    check("max_pool_backward",
+          lambda gg, t, i: getattr(T, f"max_pool{nd}d_backward")(gg, t, i, k, s, p, d, ceil), g, x, idx)
+    check("soft_pool", lambda t: getattr(T, f"soft_pool{nd}d")(t, k, s, p, d, ceil), x)
+    check("soft_pool_backward",
+          lambda gg, t: getattr(T, f"soft_pool{nd}d_backward")(gg, t, k, s, p, d, ceil), g, x)
+    xs = x.abs().nan_to_num(posinf=3.0)
+    check("stochastic_pool_eval", lambda t: getattr(T, f"stochastic_pool{nd}d_eval")(t, k, s, p, d, ceil), xs)
+    check("stochastic_pool_eval_backward",
+          lambda gg, t: getattr(T, f"stochastic_pool{nd}d_eval_backward")(gg, t, k, s, p, d, ceil), g, xs)
+    check("stochastic_pool", lambda t: getattr(T, f"stochastic_pool{nd}d")(t, k, s, p, d, ceil, 7, 3), xs)
+    if all(v == 1 for v in d):  # average pooling and unpooling take no dilation
+        for cip in (True, False):
+            check("avg_pool", lambda t: getattr(T, f"avg_pool{nd}d")(t, k, s, p, ceil, cip, None), x)
+            check("avg_pool_backward",
+                  lambda gg, t: getattr(T, f"avg_pool{nd}d_backward")(gg, t, k, s, p, ceil, cip, None), g, x)
+        if not ceil:  # unpooling has no ceil_mode: only windows that lie inside
+            big = make_input(x.shape, x.dtype).to(memory_format=memory_format_of(x))
+            check("max_unpool",
+                  lambda v, i: getattr(T, f"max_unpool{nd}d")(v, i, k, s, p, list(sp)), vals, idx)
+            check("max_unpool_backward",
+                  lambda gg, i: getattr(T, f"max_unpool{nd}d_backward")(gg, i), big, idx)
+            check("avg_unpool",
+                  lambda v: getattr(T, f"avg_unpool{nd}d")(v, k, s, p, False, True, None, list(sp)), vals)
+            check("avg_unpool_backward",
+                  lambda gg: getattr(T, f"avg_unpool{nd}d_backward")(gg, k, s, p, False, True, None), big)
+    return out
 
 
 @pytest.mark.parametrize("where", ["end", "start"])
@@ -127,7 +121,7 @@ def test_reads_stay_inside_the_tensors(case, dtype, layout, where):
     if layout == "channels_last" and nd == 1:
         pytest.skip("1-d inputs have no channels-last layout")
     x = make_input(shape, dtype, layout)
-    done = calls(nd, k, s, p, d, ceil)(x, where)
+    done = guarded_calls(x, where, nd, k, s, p, d, ceil)
     assert "max_pool_backward" in done and "soft_pool_backward" in done
 
 
@@ -146,7 +140,8 @@ def random_case(i):
     sizes = [rng.randint((kk - 1) * dd + 1, 12 if nd == 3 else 40) for kk, dd in zip(k, d)]
     sizes[-1] = rng.randint((k[-1] - 1) * d[-1] + 1, 70)
     shape = (rng.randint(1, 2), rng.choice([1, 3, 16, 17]), *sizes)
-    return nd, shape, k, s, p, d, rng.random() < 0.3, rng.choice(DTYPES), rng.choice(["contiguous", "channels_last"])
+    layout = rng.choice(["contiguous", "channels_last"])
+    return nd, shape, k, s, p, d, rng.random() < 0.3, rng.choice(DTYPES), layout
 
 
 @pytest.mark.parametrize("where", ["end", "start"])
@@ -154,5 +149,5 @@ def random_case(i):
 def test_reads_stay_inside_the_tensors_random(i, where):
     nd, shape, k, s, p, d, ceil, dtype, layout = random_case(i)
     x = make_input(shape, dtype, layout)
-    done = calls(nd, k, s, p, d, ceil)(x, where)
+    done = guarded_calls(x, where, nd, k, s, p, d, ceil)
     assert "max_pool_backward" in done, (SEED, i)
