@@ -145,3 +145,39 @@ def test_compile_fullgraph_unpool(backend):
     (gx,) = torch.autograd.grad(got, x)
     torch.testing.assert_close(got, eager)
     torch.testing.assert_close(gx, gx_eager)
+
+
+def bad_calls():
+    """(op name, args, argument named in the error) for calls every dispatch key must
+    reject with the same message: the Meta kernels (torch.compile, opcheck) as well."""
+    out = []
+    for nd in (1, 2, 3):
+        x = torch.randn((2, 3) + (7, 6, 5)[:nd])
+        k, s, p, d = [3] * nd, [2] * nd, [1] * nd, [1] * nd
+        y, idx = getattr(ops, f"max_pool{nd}d_with_indices")(x, k, s, p, d, False)
+        g_short = y.narrow(-1, 0, y.shape[-1] - 1).contiguous()
+        g_half = y.to(torch.float16)
+        for g, what in ((g_short, "grad_output"), (g_half, "grad_output")):
+            out += [(f"max_pool{nd}d_backward", (g, x, idx, k, s, p, d, False), what),
+                    (f"avg_pool{nd}d_backward", (g, x, k, s, p, False, True, None), what),
+                    (f"soft_pool{nd}d_backward", (g, x, k, s, p, d, False), what),
+                    (f"stochastic_pool{nd}d_eval_backward", (g, x, k, s, p, d, False), what)]
+        out += [(f"max_pool{nd}d_backward", (y, x, idx.int(), k, s, p, d, False), "indices"),
+                (f"max_pool{nd}d_backward", (y, x, idx[..., :-1], k, s, p, d, False), "indices"),
+                (f"avg_pool{nd}d", (x, k, s, p, False, True, 0), "divisor_override"),
+                (f"avg_pool{nd}d_backward", (y, x, k, s, p, False, True, 0), "divisor_override"),
+                (f"avg_unpool{nd}d", (y, k, s, p, False, True, 0, None), "divisor_override"),
+                (f"avg_unpool{nd}d_backward", (x, k, s, p, False, True, 0), "divisor_override")]
+    return out
+
+
+@pytest.mark.parametrize("name,args,what", bad_calls(), ids=lambda v: v if isinstance(v, str) else "")
+def test_meta_rejects_what_cpu_rejects(name, args, what):
+    op = getattr(ops, name)
+    messages = []
+    for device in ("cpu", "meta"):
+        call = [a.to(device) if isinstance(a, torch.Tensor) else a for a in args]
+        with pytest.raises(RuntimeError, match=f"{name}: {what}") as e:
+            op(*call)
+        messages.append(str(e.value).splitlines()[0])
+    assert messages[0] == messages[1]

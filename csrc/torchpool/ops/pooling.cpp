@@ -43,6 +43,11 @@ at::Tensor as_batched(const at::Tensor& t, bool batched) {
   return t.as_strided_symint(sizes, strides, t.sym_storage_offset());
 }
 
+void check_int64(const at::Tensor& indices, const char* op) {
+  TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": indices must be int64, but got ",
+              indices.scalar_type());
+}
+
 }  // namespace
 
 Layouts layouts_of(const at::Tensor& input, int nd) {
@@ -108,9 +113,18 @@ void PoolCall::check_grad_output(const at::Tensor& grad_output, const at::Tensor
               grad_output.scalar_type());
 }
 
+void PoolCall::check_pooled_indices(const at::Tensor& indices, const char* op) const {
+  check_sizes(indices, sizes(true), op, "indices");
+  check_int64(indices, op);
+}
+
+int64_t divisor_arg(const char* op, std::optional<int64_t> divisor_override) {
+  TORCH_CHECK(!divisor_override || *divisor_override != 0, op, ": divisor_override must be non-zero");
+  return divisor_override.value_or(0);
+}
+
 void check_indices(const at::Tensor& indices, const at::Tensor& values, const char* op) {
-  TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": indices must be int64, but got ",
-              indices.scalar_type());
+  check_int64(indices, op);
   TORCH_CHECK(int_sizes(indices) == int_sizes(values), op, ": indices must have the input's size ",
               values.sym_sizes(), ", but got ", indices.sym_sizes());
   TORCH_CHECK(indices.device() == values.device(), op, ": indices must be on the input's device, ",
@@ -119,8 +133,7 @@ void check_indices(const at::Tensor& indices, const at::Tensor& values, const ch
 
 Geometry gather_geometry(const at::Tensor& values, const at::Tensor& indices, int nd, const char* op) {
   check_float(values, op, "grad_output");
-  TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": indices must be int64, but got ",
-              indices.scalar_type());
+  check_int64(indices, op);
   const std::vector<int64_t> is = int_sizes(indices), vs = int_sizes(values);
   const bool planes_match = vs.size() == is.size() && is.size() >= size_t(nd) + 1 &&
                             std::equal(is.begin(), is.end() - nd, vs.begin());

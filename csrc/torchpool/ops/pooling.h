@@ -6,10 +6,16 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <optional>
 #include <vector>
 
 #include "torchpool/cpu/kernel.h"
 #include "torchpool/geometry.h"
+
+// An op's name at each rank (index 1 to 3), as its errors cite it:
+// TORCHPOOL_OP_NAMES("max_pool", "_backward")[2] is "max_pool2d_backward".
+#define TORCHPOOL_OP_NAMES(family, suffix) \
+  { "", family "1d" suffix, family "2d" suffix, family "3d" suffix }
 
 namespace torchpool {
 
@@ -67,6 +73,8 @@ struct PoolCall {
   at::Tensor empty(bool out, const at::TensorOptions& opts) const { return empty_pooled(g, out, batched, opts, l); }
   // A backward's grad_output: the pooled sizes and the input's dtype.
   void check_grad_output(const at::Tensor& grad_output, const at::Tensor& input, const char* op) const;
+  // A backward's indices (max, stochastic sampling): int64, of the pooled sizes.
+  void check_pooled_indices(const at::Tensor& indices, const char* op) const;
   // A tensor of either side as the kernels read it.
   at::Tensor prepared(const at::Tensor& t) const { return kernel_input(t, batched, l); }
 };
@@ -87,6 +95,9 @@ inline PoolArgs avg_pool_args(const char* op, int nd, at::IntArrayRef kernel_siz
   a.input_covers_kernel = nd == 3;
   return a;
 }
+
+// divisor_override as the kernels take it (0: none), checked to be non-zero.
+int64_t divisor_arg(const char* op, std::optional<int64_t> divisor_override);
 
 // UnpoolArgs from an unpooling op's arguments.
 inline UnpoolArgs unpool_args(const char* op, int nd, at::IntArrayRef kernel_size, at::IntArrayRef stride,

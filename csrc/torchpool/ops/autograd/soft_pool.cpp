@@ -3,6 +3,7 @@
 #include <torch/library.h>
 
 #include "torchpool/ops/autograd/saved.h"
+#include "torchpool/ops/pooling.h"
 #include "torchpool/ops/soft_pool.h"
 
 namespace torchpool {
@@ -26,8 +27,7 @@ Tensor backward_op(const Tensor& g, const Tensor& x, IntArrayRef k, IntArrayRef 
   if constexpr (ND == 3) return torchpool::soft_pool3d_backward(g, x, k, s, p, d, c);
 }
 
-constexpr const char* kBackwardOp[] = {"", "soft_pool1d_backward", "soft_pool2d_backward",
-                                       "soft_pool3d_backward"};
+constexpr const char* kBackwardOp[] = TORCHPOOL_OP_NAMES("soft_pool", "_backward");
 
 // The backward as an op of its own; its gradient (a second derivative) is not provided.
 template <int ND>

@@ -5,6 +5,7 @@
 #include <torch/library.h>
 
 #include "torchpool/ops/autograd/saved.h"
+#include "torchpool/ops/pooling.h"
 #include "torchpool/ops/max_pool.h"
 #include "torchpool/ops/stochastic_pool.h"
 
@@ -43,9 +44,7 @@ Tensor eval_backward_op(const Tensor& g, const Tensor& x, IntArrayRef k, IntArra
   if constexpr (ND == 3) return torchpool::stochastic_pool3d_eval_backward(g, x, k, s, p, d, c);
 }
 
-constexpr const char* kEvalBackwardOp[] = {"", "stochastic_pool1d_eval_backward",
-                                           "stochastic_pool2d_eval_backward",
-                                           "stochastic_pool3d_eval_backward"};
+constexpr const char* kEvalBackwardOp[] = TORCHPOOL_OP_NAMES("stochastic_pool", "_eval_backward");
 
 void save(AutogradContext* ctx, IntArrayRef k, IntArrayRef s, IntArrayRef p, IntArrayRef d, bool ceil_mode) {
   save_ints(ctx, {{"k", k}, {"s", s}, {"p", p}, {"d", d}});

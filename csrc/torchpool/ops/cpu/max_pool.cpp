@@ -12,9 +12,8 @@ namespace {
 using at::IntArrayRef;
 using at::Tensor;
 
-constexpr const char* kOp[] = {"", "max_pool1d", "max_pool2d", "max_pool3d"};
-constexpr const char* kBackwardOp[] = {"", "max_pool1d_backward", "max_pool2d_backward",
-                                       "max_pool3d_backward"};
+constexpr const char* kOp[] = TORCHPOOL_OP_NAMES("max_pool", "");
+constexpr const char* kBackwardOp[] = TORCHPOOL_OP_NAMES("max_pool", "_backward");
 
 template <int ND>
 std::tuple<Tensor, Tensor> forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p,
@@ -50,9 +49,7 @@ Tensor backward(const Tensor& grad_output, const Tensor& self, const Tensor& ind
   const char* op = kBackwardOp[ND];
   const PoolCall c(self, pool_args(op, ND, k, s, p, d, ceil_mode));
   c.check_grad_output(grad_output, self, op);
-  check_sizes(indices, c.sizes(true), op, "indices");
-  TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": indices must be int64, but got ",
-              indices.scalar_type());
+  c.check_pooled_indices(indices, op);
   const Tensor go = c.prepared(grad_output), ix = c.prepared(indices);
   Tensor gi = c.empty(false, grad_output.options());
   KernelArgs a = kernel_args(c.g, self.scalar_type(), c.l);

@@ -12,9 +12,8 @@ namespace {
 using at::IntArrayRef;
 using at::Tensor;
 
-constexpr const char* kOp[] = {"", "soft_pool1d", "soft_pool2d", "soft_pool3d"};
-constexpr const char* kBackwardOp[] = {"", "soft_pool1d_backward", "soft_pool2d_backward",
-                                       "soft_pool3d_backward"};
+constexpr const char* kOp[] = TORCHPOOL_OP_NAMES("soft_pool", "");
+constexpr const char* kBackwardOp[] = TORCHPOOL_OP_NAMES("soft_pool", "_backward");
 
 template <int ND>
 Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, IntArrayRef d,

@@ -16,13 +16,11 @@ using at::OptionalIntArrayRef;
 using at::Tensor;
 using Opt = std::optional<int64_t>;
 
-constexpr const char* kMax[] = {"", "max_unpool1d", "max_unpool2d", "max_unpool3d"};
-constexpr const char* kMaxBackward[] = {"", "max_unpool1d_backward", "max_unpool2d_backward",
-                                        "max_unpool3d_backward"};
-constexpr const char* kMaxAdd[] = {"", "max_unpool1d_add", "max_unpool2d_add", "max_unpool3d_add"};
-constexpr const char* kAvg[] = {"", "avg_unpool1d", "avg_unpool2d", "avg_unpool3d"};
-constexpr const char* kAvgBackward[] = {"", "avg_unpool1d_backward", "avg_unpool2d_backward",
-                                        "avg_unpool3d_backward"};
+constexpr const char* kMax[] = TORCHPOOL_OP_NAMES("max_unpool", "");
+constexpr const char* kMaxBackward[] = TORCHPOOL_OP_NAMES("max_unpool", "_backward");
+constexpr const char* kMaxAdd[] = TORCHPOOL_OP_NAMES("max_unpool", "_add");
+constexpr const char* kAvg[] = TORCHPOOL_OP_NAMES("avg_unpool", "");
+constexpr const char* kAvgBackward[] = TORCHPOOL_OP_NAMES("avg_unpool", "_backward");
 
 // Zeros of the unpooled side of g, then each value of `self` at its index: summed
 // where indices repeat (`add`), else the latest in scan order wins.
@@ -81,18 +79,13 @@ Tensor max_unpool_backward(const Tensor& grad_output, const Tensor& indices) {
   return gi;
 }
 
-AvgPoolParams avg_params(const char* op, bool count_include_pad, Opt divisor_override) {
-  TORCH_CHECK(!divisor_override || *divisor_override != 0, op, ": divisor_override must be non-zero");
-  return AvgPoolParams{count_include_pad, divisor_override.value_or(0)};
-}
-
 // Average pooling's backward kernel, with the input as its grad_output.
 template <int ND>
 Tensor avg_unpool(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
                   bool count_include_pad, Opt divisor_override, OptionalIntArrayRef output_size) {
   const char* op = kAvg[ND];
   check_float(self, op, "input");
-  const AvgPoolParams prm = avg_params(op, count_include_pad, divisor_override);
+  const AvgPoolParams prm{count_include_pad, divisor_arg(op, divisor_override)};
   const std::vector<int64_t> sizes = int_sizes(self);
   const PoolCall c(self,
                    avg_unpool_geometry(unpool_args(op, ND, k, s, p, output_size), ceil_mode,
@@ -114,7 +107,7 @@ Tensor avg_unpool_backward(const Tensor& grad_output, IntArrayRef k, IntArrayRef
                            bool ceil_mode, bool count_include_pad, Opt divisor_override) {
   const char* op = kAvgBackward[ND];
   const PoolCall c(grad_output, pool_args(op, ND, k, s, p, {}, ceil_mode, /*has_dilation=*/false));
-  const AvgPoolParams prm = avg_params(op, count_include_pad, divisor_override);
+  const AvgPoolParams prm{count_include_pad, divisor_arg(op, divisor_override)};
   const Tensor x = c.prepared(grad_output);
   Tensor out = c.empty(true, grad_output.options());
   KernelArgs a = kernel_args(c.g, grad_output.scalar_type(), c.l);

@@ -16,21 +16,15 @@ using at::IntArrayRef;
 using at::Tensor;
 using Opt = std::optional<int64_t>;
 
-constexpr const char* kOp[] = {"", "avg_pool1d", "avg_pool2d", "avg_pool3d"};
-constexpr const char* kBackwardOp[] = {"", "avg_pool1d_backward", "avg_pool2d_backward",
-                                       "avg_pool3d_backward"};
-
-cpu::AvgPoolParams params(const char* op, bool count_include_pad, Opt divisor_override) {
-  TORCH_CHECK(!divisor_override || *divisor_override != 0, op, ": divisor_override must be non-zero");
-  return cpu::AvgPoolParams{count_include_pad, divisor_override.value_or(0)};
-}
+constexpr const char* kOp[] = TORCHPOOL_OP_NAMES("avg_pool", "");
+constexpr const char* kBackwardOp[] = TORCHPOOL_OP_NAMES("avg_pool", "_backward");
 
 template <int ND>
 Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
                bool count_include_pad, Opt divisor_override) {
   const PoolCall c(self, avg_pool_args(kOp[ND], ND, k, s, p, ceil_mode));
   KernelArgs a;
-  a.set_params(params(kOp[ND], count_include_pad, divisor_override));
+  a.set_params(cpu::AvgPoolParams{count_include_pad, divisor_arg(kOp[ND], divisor_override)});
   const c10::cuda::CUDAGuard guard(self.device());
   const Tensor x = c.prepared(self);
   Tensor out = c.empty(true, self.options());
@@ -46,7 +40,7 @@ Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, In
   const char* op = kBackwardOp[ND];
   const PoolCall c(self, avg_pool_args(op, ND, k, s, p, ceil_mode));
   KernelArgs a;
-  a.set_params(params(op, count_include_pad, divisor_override));
+  a.set_params(cpu::AvgPoolParams{count_include_pad, divisor_arg(op, divisor_override)});
   c.check_grad_output(grad_output, self, op);
   check_device(grad_output, self, op, "grad_output");
   const c10::cuda::CUDAGuard guard(self.device());

@@ -16,12 +16,9 @@ namespace {
 using at::IntArrayRef;
 using at::Tensor;
 
-constexpr const char* kOp[] = {"", "stochastic_pool1d", "stochastic_pool2d", "stochastic_pool3d"};
-constexpr const char* kEvalOp[] = {"", "stochastic_pool1d_eval", "stochastic_pool2d_eval",
-                                   "stochastic_pool3d_eval"};
-constexpr const char* kEvalBackwardOp[] = {"", "stochastic_pool1d_eval_backward",
-                                           "stochastic_pool2d_eval_backward",
-                                           "stochastic_pool3d_eval_backward"};
+constexpr const char* kOp[] = TORCHPOOL_OP_NAMES("stochastic_pool", "");
+constexpr const char* kEvalOp[] = TORCHPOOL_OP_NAMES("stochastic_pool", "_eval");
+constexpr const char* kEvalBackwardOp[] = TORCHPOOL_OP_NAMES("stochastic_pool", "_eval_backward");
 
 template <int ND>
 std::tuple<Tensor, Tensor> sample(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p,

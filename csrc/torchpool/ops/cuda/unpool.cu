@@ -17,13 +17,11 @@ using at::OptionalIntArrayRef;
 using at::Tensor;
 using Opt = std::optional<int64_t>;
 
-constexpr const char* kMax[] = {"", "max_unpool1d", "max_unpool2d", "max_unpool3d"};
-constexpr const char* kMaxBackward[] = {"", "max_unpool1d_backward", "max_unpool2d_backward",
-                                        "max_unpool3d_backward"};
-constexpr const char* kMaxAdd[] = {"", "max_unpool1d_add", "max_unpool2d_add", "max_unpool3d_add"};
-constexpr const char* kAvg[] = {"", "avg_unpool1d", "avg_unpool2d", "avg_unpool3d"};
-constexpr const char* kAvgBackward[] = {"", "avg_unpool1d_backward", "avg_unpool2d_backward",
-                                        "avg_unpool3d_backward"};
+constexpr const char* kMax[] = TORCHPOOL_OP_NAMES("max_unpool", "");
+constexpr const char* kMaxBackward[] = TORCHPOOL_OP_NAMES("max_unpool", "_backward");
+constexpr const char* kMaxAdd[] = TORCHPOOL_OP_NAMES("max_unpool", "_add");
+constexpr const char* kAvg[] = TORCHPOOL_OP_NAMES("avg_unpool", "");
+constexpr const char* kAvgBackward[] = TORCHPOOL_OP_NAMES("avg_unpool", "_backward");
 
 // The unpooled side of g from each value of `self` at its index: summed where indices
 // repeat (`add`), else the latest in scan order wins.
@@ -84,11 +82,6 @@ Tensor max_unpool_backward(const Tensor& grad_output, const Tensor& indices) {
   return gi;
 }
 
-cpu::AvgPoolParams avg_params(const char* op, bool count_include_pad, Opt divisor_override) {
-  TORCH_CHECK(!divisor_override || *divisor_override != 0, op, ": divisor_override must be non-zero");
-  return cpu::AvgPoolParams{count_include_pad, divisor_override.value_or(0)};
-}
-
 // Average pooling's backward body, with the input as its grad_output.
 template <int ND>
 Tensor avg_unpool(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
@@ -96,7 +89,7 @@ Tensor avg_unpool(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef 
   const char* op = kAvg[ND];
   check_float(self, op, "input");
   KernelArgs a;
-  a.set_params(avg_params(op, count_include_pad, divisor_override));
+  a.set_params(cpu::AvgPoolParams{count_include_pad, divisor_arg(op, divisor_override)});
   const std::vector<int64_t> sizes = int_sizes(self);
   const PoolCall c(self,
                    avg_unpool_geometry(unpool_args(op, ND, k, s, p, output_size), ceil_mode,
@@ -118,7 +111,7 @@ Tensor avg_unpool_backward(const Tensor& grad_output, IntArrayRef k, IntArrayRef
   const char* op = kAvgBackward[ND];
   const PoolCall c(grad_output, pool_args(op, ND, k, s, p, {}, ceil_mode, /*has_dilation=*/false));
   KernelArgs a;
-  a.set_params(avg_params(op, count_include_pad, divisor_override));
+  a.set_params(cpu::AvgPoolParams{count_include_pad, divisor_arg(op, divisor_override)});
   const c10::cuda::CUDAGuard guard(grad_output.device());
   const Tensor x = c.prepared(grad_output);
   Tensor out = c.empty(true, grad_output.options());

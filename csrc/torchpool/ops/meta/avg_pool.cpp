@@ -1,4 +1,5 @@
-// avg_pool on the Meta dispatch key: output shapes, dtypes and memory formats only.
+// avg_pool on the Meta dispatch key: output shapes, dtypes and memory formats only, from
+// the same checks as the real kernels.
 #include <torch/library.h>
 
 #include "torchpool/ops/pooling.h"
@@ -11,19 +12,25 @@ using at::IntArrayRef;
 using at::Tensor;
 using Opt = std::optional<int64_t>;
 
-constexpr const char* kOp[] = {"", "avg_pool1d", "avg_pool2d", "avg_pool3d"};
+constexpr const char* kOp[] = TORCHPOOL_OP_NAMES("avg_pool", "");
+constexpr const char* kBackwardOp[] = TORCHPOOL_OP_NAMES("avg_pool", "_backward");
 
 template <int ND>
 Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
-               bool, Opt) {
-  return PoolCall(self, avg_pool_args(kOp[ND], ND, k, s, p, ceil_mode)).empty(true, self.options());
+               bool, Opt divisor_override) {
+  const PoolCall c(self, avg_pool_args(kOp[ND], ND, k, s, p, ceil_mode));
+  divisor_arg(kOp[ND], divisor_override);
+  return c.empty(true, self.options());
 }
 
 template <int ND>
 Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, IntArrayRef s,
-                IntArrayRef p, bool ceil_mode, bool, Opt) {
-  return PoolCall(self, avg_pool_args(kOp[ND], ND, k, s, p, ceil_mode))
-      .empty(false, grad_output.options());
+                IntArrayRef p, bool ceil_mode, bool, Opt divisor_override) {
+  const char* op = kBackwardOp[ND];
+  const PoolCall c(self, avg_pool_args(op, ND, k, s, p, ceil_mode));
+  divisor_arg(op, divisor_override);
+  c.check_grad_output(grad_output, self, op);
+  return c.empty(false, grad_output.options());
 }
 
 }  // namespace

@@ -11,7 +11,8 @@ namespace {
 using at::IntArrayRef;
 using at::Tensor;
 
-constexpr const char* kOp[] = {"", "max_pool1d", "max_pool2d", "max_pool3d"};
+constexpr const char* kOp[] = TORCHPOOL_OP_NAMES("max_pool", "");
+constexpr const char* kBackwardOp[] = TORCHPOOL_OP_NAMES("max_pool", "_backward");
 
 template <int ND>
 Tensor values(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, IntArrayRef d,
@@ -27,10 +28,13 @@ std::tuple<Tensor, Tensor> with_indices(const Tensor& self, IntArrayRef k, IntAr
 }
 
 template <int ND>
-Tensor backward(const Tensor& grad_output, const Tensor& self, const Tensor&, IntArrayRef k,
+Tensor backward(const Tensor& grad_output, const Tensor& self, const Tensor& indices, IntArrayRef k,
                 IntArrayRef s, IntArrayRef p, IntArrayRef d, bool ceil_mode) {
-  return PoolCall(self, pool_args(kOp[ND], ND, k, s, p, d, ceil_mode))
-      .empty(false, grad_output.options());
+  const char* op = kBackwardOp[ND];
+  const PoolCall c(self, pool_args(op, ND, k, s, p, d, ceil_mode));
+  c.check_grad_output(grad_output, self, op);
+  c.check_pooled_indices(indices, op);
+  return c.empty(false, grad_output.options());
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// soft_pool on the Meta dispatch key: output shapes, dtypes and memory formats only.
+// soft_pool on the Meta dispatch key: output shapes, dtypes and memory formats only, from
+// the same checks as the real kernels.
 #include <torch/library.h>
 
 #include "torchpool/ops/pooling.h"
@@ -10,7 +11,8 @@ namespace {
 using at::IntArrayRef;
 using at::Tensor;
 
-constexpr const char* kOp[] = {"", "soft_pool1d", "soft_pool2d", "soft_pool3d"};
+constexpr const char* kOp[] = TORCHPOOL_OP_NAMES("soft_pool", "");
+constexpr const char* kBackwardOp[] = TORCHPOOL_OP_NAMES("soft_pool", "_backward");
 
 template <int ND>
 Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, IntArrayRef d,
@@ -21,8 +23,10 @@ Tensor forward(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, 
 template <int ND>
 Tensor backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, IntArrayRef s,
                 IntArrayRef p, IntArrayRef d, bool ceil_mode) {
-  return PoolCall(self, pool_args(kOp[ND], ND, k, s, p, d, ceil_mode))
-      .empty(false, grad_output.options());
+  const char* op = kBackwardOp[ND];
+  const PoolCall c(self, pool_args(op, ND, k, s, p, d, ceil_mode));
+  c.check_grad_output(grad_output, self, op);
+  return c.empty(false, grad_output.options());
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// stochastic_pool on the Meta dispatch key: output shapes, dtypes and memory formats only.
+// stochastic_pool on the Meta dispatch key: output shapes, dtypes and memory formats only, from
+// the same checks as the real kernels.
 #include <torch/library.h>
 
 #include "torchpool/ops/pooling.h"
@@ -10,9 +11,9 @@ namespace {
 using at::IntArrayRef;
 using at::Tensor;
 
-constexpr const char* kOp[] = {"", "stochastic_pool1d", "stochastic_pool2d", "stochastic_pool3d"};
-constexpr const char* kEvalOp[] = {"", "stochastic_pool1d_eval", "stochastic_pool2d_eval",
-                                   "stochastic_pool3d_eval"};
+constexpr const char* kOp[] = TORCHPOOL_OP_NAMES("stochastic_pool", "");
+constexpr const char* kEvalOp[] = TORCHPOOL_OP_NAMES("stochastic_pool", "_eval");
+constexpr const char* kEvalBackwardOp[] = TORCHPOOL_OP_NAMES("stochastic_pool", "_eval_backward");
 
 template <int ND>
 std::tuple<Tensor, Tensor> sample(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p,
@@ -30,8 +31,10 @@ Tensor eval(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, Int
 template <int ND>
 Tensor eval_backward(const Tensor& grad_output, const Tensor& self, IntArrayRef k, IntArrayRef s,
                      IntArrayRef p, IntArrayRef d, bool ceil_mode) {
-  return PoolCall(self, pool_args(kEvalOp[ND], ND, k, s, p, d, ceil_mode))
-      .empty(false, grad_output.options());
+  const char* op = kEvalBackwardOp[ND];
+  const PoolCall c(self, pool_args(op, ND, k, s, p, d, ceil_mode));
+  c.check_grad_output(grad_output, self, op);
+  return c.empty(false, grad_output.options());
 }
 
 }  // namespace

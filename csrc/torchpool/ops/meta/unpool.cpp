@@ -13,13 +13,11 @@ using at::OptionalIntArrayRef;
 using at::Tensor;
 using Opt = std::optional<int64_t>;
 
-constexpr const char* kMax[] = {"", "max_unpool1d", "max_unpool2d", "max_unpool3d"};
-constexpr const char* kMaxBackward[] = {"", "max_unpool1d_backward", "max_unpool2d_backward",
-                                        "max_unpool3d_backward"};
-constexpr const char* kMaxAdd[] = {"", "max_unpool1d_add", "max_unpool2d_add", "max_unpool3d_add"};
-constexpr const char* kAvg[] = {"", "avg_unpool1d", "avg_unpool2d", "avg_unpool3d"};
-constexpr const char* kAvgBackward[] = {"", "avg_unpool1d_backward", "avg_unpool2d_backward",
-                                        "avg_unpool3d_backward"};
+constexpr const char* kMax[] = TORCHPOOL_OP_NAMES("max_unpool", "");
+constexpr const char* kMaxBackward[] = TORCHPOOL_OP_NAMES("max_unpool", "_backward");
+constexpr const char* kMaxAdd[] = TORCHPOOL_OP_NAMES("max_unpool", "_add");
+constexpr const char* kAvg[] = TORCHPOOL_OP_NAMES("avg_unpool", "");
+constexpr const char* kAvgBackward[] = TORCHPOOL_OP_NAMES("avg_unpool", "_backward");
 
 template <int ND>
 Tensor max_unpool(const Tensor& self, const Tensor& indices, IntArrayRef k, IntArrayRef s,
@@ -51,9 +49,10 @@ Tensor max_unpool_backward(const Tensor& grad_output, const Tensor& indices) {
 
 template <int ND>
 Tensor avg_unpool(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef p, bool ceil_mode,
-                  bool, Opt, OptionalIntArrayRef output_size) {
+                  bool, Opt divisor_override, OptionalIntArrayRef output_size) {
   const char* op = kAvg[ND];
   check_float(self, op, "input");
+  divisor_arg(op, divisor_override);
   const std::vector<int64_t> sizes = int_sizes(self);
   const Geometry g = avg_unpool_geometry(unpool_args(op, ND, k, s, p, output_size), ceil_mode,
                                          Ints{sizes.data(), sizes.size()});
@@ -62,9 +61,11 @@ Tensor avg_unpool(const Tensor& self, IntArrayRef k, IntArrayRef s, IntArrayRef 
 
 template <int ND>
 Tensor avg_unpool_backward(const Tensor& grad_output, IntArrayRef k, IntArrayRef s, IntArrayRef p,
-                           bool ceil_mode, bool, Opt) {
-  return PoolCall(grad_output, pool_args(kAvgBackward[ND], ND, k, s, p, {}, ceil_mode, false))
-      .empty(true, grad_output.options());
+                           bool ceil_mode, bool, Opt divisor_override) {
+  const char* op = kAvgBackward[ND];
+  const PoolCall c(grad_output, pool_args(op, ND, k, s, p, {}, ceil_mode, /*has_dilation=*/false));
+  divisor_arg(op, divisor_override);
+  return c.empty(true, grad_output.options());
 }
 
 }  // namespace
