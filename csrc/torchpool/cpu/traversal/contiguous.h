@@ -287,6 +287,14 @@ TP_INLINE void rows_meeting_band(const Geometry& g, const TapTables& tt, int64_t
     }
 }
 
+// Whether the windows of output row rt of plane `plane` read the input's last row.
+// A stride-2 pack's loads may reach one element past its windows: at a row's end the
+// next row's first element, which every row has but the input's last.
+TP_INLINE bool reads_last_row(const Geometry& g, const RowTaps& rt, int64_t plane) {
+  const int64_t rows = g.dim[0].in * g.dim[1].in;
+  return plane == g.planes() - 1 && window_last_row(rt.td, rt.th, g.dim[1].in) == rows - 1;
+}
+
 // The window of the pack of outputs starting at column ow of output row `row`
 // (with rows parts: rows row .. row + parts - 1). `whole`: all k width taps valid.
 template <class P, class S, int SK, bool Raw = false, bool Flat = false>
@@ -337,7 +345,6 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   // int32 index lanes address planes below 2^31 elements; larger ones go one lane at a time.
   const bool wide = PW::N > 1 && (PW::wide_index || in_plane <= INT32_MAX);
   if (!wide) lo = hi_row = hi_spill = 0;
-  const int64_t last_input_row = g.planes() * g.dim[0].in * H.in - 1;
   const int64_t input_size = g.planes() * in_plane;
   const TapTables tt(g);
   LevelArray<int64_t> taps(size_t(g.dim[0].k * g.dim[1].k * g.dim[2].k));  // a whole window's offsets (RowWindow's Flat)
@@ -345,7 +352,6 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
     const Taps& t = tt.dim[1][oh].taps;
     return t.count == H.k && t.first == H.start(oh);
   };
-  auto last_row = [&](const RowTaps& rt) { return window_last_row(rt.td, rt.th, H.in); };
   // Column packs: a row's interior as Multi packs of PM::U column packs (the last ones
   // against the row's end) instead of groups of PM::U rows, where that measured faster:
   // float at AVX-512, a lane-wise reducer (the parts' index lanes and linear indices are
@@ -368,8 +374,8 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // is checked: with dilation an earlier output row's window can reach further down
       // than the last one's.
       bool spill = true;
-      for (int64_t rr = row; spill && plane == g.planes() - 1 && rr < run_end; ++rr)
-        spill = plane * g.dim[0].in * H.in + last_row(RowTaps(tt, od, oh0 + (rr - row))) < last_input_row;
+      for (int64_t rr = row; spill && rr < run_end; ++rr)
+        spill = !reads_last_row(g, RowTaps(tt, od, oh0 + (rr - row)), plane);
       if (spill) hi = hi_spill;
     }
     if (hi - lo_r < PW::N) lo_r = hi = 0;  // no packs along the row: every column is an edge
@@ -1031,11 +1037,9 @@ bool backward_owned(const KernelArgs& a, int64_t begin, int64_t end) {
         };
         if (wide) {
           // A stride-2 pack's odd tap reads one element past its last window (load2 reads
-          // 2N elements from it, where Load2Pair does not apply): at the row's end the next
-          // row's first, but past the input at its last row, whose last pack therefore
-          // goes one lane at a time.
-          const bool at_end = SK == 2 && ip && plane == g.planes() - 1 &&
-                              window_last_row(rt.td, rt.th, H.in) == D.in * H.in - 1;
+          // 2N elements from it, where Load2Pair does not apply): where the row's windows
+          // read the input's last row, its last pack goes one lane at a time.
+          const bool at_end = SK == 2 && ip && reads_last_row(g, rt, plane);
           int64_t ow = 0;
           for (; ow + PW::N <= W.out - at_end; ow += PW::N) window(PW{}, rw, ow);
           if (at_end)
