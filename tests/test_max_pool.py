@@ -115,6 +115,28 @@ def test_forward_backward_whole_line_pixels(dtype):
         assert_format(xg.grad, x, what)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_backward_same_bits_in_both_layouts(dtype):
+    """Where windows overlap, a gradient element sums its values in scan order from 0
+    (16-bit ones in float), whatever the layout: channels-last (channel packs, blocks of
+    widened values) and contiguous (row packs) give the same bits, -0 and NaN included.
+    Channel counts on and off the pack and block widths; windows over the edges."""
+    seed = int(torch.randint(1 << 30, ()))
+    gen = torch.Generator().manual_seed(seed)
+    for c in (16, 33, 70):
+        x = make_input((2, c, 9, 11), dtype, generator=gen)
+        for kw in [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=(3, 2), stride=1),
+                   dict(kernel_size=2, stride=1, dilation=2, ceil_mode=True)]:
+            out, idx = torchpool.max_pool2d(x, return_indices=True, **kw)
+            g = make_input(out.shape, dtype, generator=gen)
+            args = [list(kw["kernel_size"]) if isinstance(kw["kernel_size"], tuple) else [kw["kernel_size"]] * 2,
+                    [kw["stride"]] * 2, [kw.get("padding", 0)] * 2, [kw.get("dilation", 1)] * 2,
+                    kw.get("ceil_mode", False)]
+            flat = torch.ops.torchpool.max_pool2d_backward(g, x, idx, *args)
+            cl = torch.ops.torchpool.max_pool2d_backward(*(in_layout(t, "channels_last") for t in (g, x, idx)), *args)
+            assert_bits(cl, flat, f"{dtype} C={c} {kw} seed {seed}")
+
+
 def routed(values, idx, in_shape, assign=False):
     """values[o] routed to position idx[o] of its plane (summed, or the last one kept), in float64."""
     planes = values.shape[0] * values.shape[1]

@@ -83,28 +83,47 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
         d += widen(v);
       }
     };
+    // A block of kBlock sources whose indices were checked, at si and sv: contiguous
+    // (lanes 1) consecutive outputs, channels-last the channels from c of one pixel.
+    // 16-bit values summed in float are widened a vector at a time first, not one by
+    // one in the element loop (full size, 2 threads, Zen 4 AVX-512, max 3x3 s2 p1
+    // backward, channels-last: bfloat16 0.79-0.89x the time, float16 0.67x;
+    // contiguous, where blocks were already unchecked: 1.00-1.02x).
+    auto put_block = [&](const int64_t* si, const S* sv, int64_t c) __attribute__((always_inline)) {
+      auto at = [&](int64_t j) -> A& { return acc[(si[j] - d0) * lanes + (lanes == 1 ? 0 : c + j)]; };
+      if constexpr (Add && !direct) {
+        using PW = typename PacksFor<S>::Wide;
+        A w[kBlock];
+        for (int64_t j = 0; j < kBlock; j += PW::N) PW::store(w + j, PW::load(sv + j));
+        for (int64_t j = 0; j < kBlock; ++j) at(j) += w[j];
+      } else {
+        for (int64_t j = 0; j < kBlock; ++j) put(at(j), sv[j]);
+      }
+    };
     // Source row prow (od * out_h + oh): its indices must lie in rows [first, last].
     auto source_row = [&](int64_t prow, int64_t first, int64_t last) {
       const int64_t lo = first * W, hi = (last + 1) * W;
       const bool inside = lo >= d0 && hi <= d1;  // usually: no band check needed
       const S* sv = src + (grp * sp_src + prow * Wo) * lanes;
       const int64_t* si = idx + (grp * sp_src + prow * Wo) * lanes;
-      // Contiguous rows: unchecked blocks after a check of all their indices at once
-      // (block_in_range); the checked loop takes the rest. (Not worth it for channels-last.)
+      // Unchecked blocks after a check of all their indices at once (block_in_range);
+      // the checked loop takes the rest. Channels-last, only where blocks widen (else
+      // not worth it there).
       const int64_t n = Wo * lanes, span = hi - lo;
-      int64_t f = 0;
-      if (lanes == 1 && inside)
-        for (; f + kBlock <= n && block_in_range(si + f, lo, span); f += kBlock)
-          for (int64_t j = 0; j < kBlock; ++j) put(acc[si[f + j] - d0], sv[f + j]);
-      for (; f < n; f += lanes)
-        for (int64_t c = 0; c < lanes; ++c) {
+      for (int64_t f = 0; f < n; f += lanes == 1 ? kBlock : lanes) {
+        int64_t c = 0;
+        if (inside && (lanes == 1 ? f + kBlock <= n : Add && !direct && lanes >= kBlock))
+          for (; c + kBlock <= (lanes == 1 ? kBlock : lanes) && block_in_range(si + f + c, lo, span); c += kBlock)
+            put_block(si + f + c, sv + f + c, c);
+        for (; c < (lanes == 1 ? std::min(kBlock, n - f) : lanes); ++c) {
           const int64_t i = si[f + c];
           if (uint64_t(i - lo) >= uint64_t(span)) {
             report_bad_index(a, uint64_t(i) < uint64_t(sp_dst) ? 2 : 1, i);
           } else if (inside || (i >= d0 && i < d1)) {
-            put(acc[(i - d0) * lanes + c], sv[f + c]);
+            put(acc[(i - d0) * lanes + (lanes == 1 ? 0 : c)], sv[f + c]);
           }
         }
+      }
     };
     if constexpr (Windowed) {
       rows_meeting_band(g, tt, r0, r1, [&](int64_t prow, const RowTaps&, int64_t first, int64_t last) {
