@@ -113,8 +113,15 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
       for (int64_t f = 0; f < n; f += lanes == 1 ? kBlock : lanes) {
         int64_t c = 0;
         if (inside && (lanes == 1 ? f + kBlock <= n : Add && !direct && lanes >= kBlock))
-          for (; c + kBlock <= (lanes == 1 ? kBlock : lanes) && block_in_range(si + f + c, lo, span); c += kBlock)
+          for (; c + kBlock <= (lanes == 1 ? kBlock : lanes) && block_in_range(si + f + c, lo, span); c += kBlock) {
+            // The indices, the largest stream, 2 KiB ahead of the block: the hardware's
+            // prefetch fell behind (max 3x3 s2 p1 backward, full size, 2 threads, Zen 4
+            // AVX-512: float32 0.89x the time, bfloat16 0.87-0.89x, float16 0.93x).
+            // A prefetch past the end of the indices is harmless: it never faults.
+            __builtin_prefetch(si + f + c + 256);
+            __builtin_prefetch(si + f + c + 264);
             put_block(si + f + c, sv + f + c, c);
+          }
         for (; c < (lanes == 1 ? std::min(kBlock, n - f) : lanes); ++c) {
           const int64_t i = si[f + c];
           if (uint64_t(i - lo) >= uint64_t(span)) {
