@@ -114,8 +114,8 @@ void PoolCall::check_grad_output(const at::Tensor& grad_output, const at::Tensor
 }
 
 void PoolCall::check_pooled_indices(const at::Tensor& indices, const char* op) const {
-  check_sizes(indices, sizes(true), op, "indices");
   check_int64(indices, op);
+  check_sizes(indices, sizes(true), op, "indices");
 }
 
 int64_t divisor_arg(const char* op, std::optional<int64_t> divisor_override) {

@@ -374,7 +374,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // is checked: with dilation an earlier output row's window can reach further down
       // than the last one's.
       bool spill = true;
-      for (int64_t rr = row; spill && rr < run_end; ++rr)
+      for (int64_t rr = row; spill && plane == g.planes() - 1 && rr < run_end; ++rr)
         spill = !reads_last_row(g, RowTaps(tt, od, oh0 + (rr - row)), plane);
       if (spill) hi = hi_spill;
     }

@@ -5,8 +5,8 @@
 #include <torch/library.h>
 
 #include "torchpool/ops/autograd/saved.h"
-#include "torchpool/ops/pooling.h"
 #include "torchpool/ops/max_pool.h"
+#include "torchpool/ops/pooling.h"
 #include "torchpool/ops/stochastic_pool.h"
 
 namespace torchpool {
