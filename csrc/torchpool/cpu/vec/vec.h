@@ -3,6 +3,7 @@
 // 2 avx512), and which packs serve each storage type.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <utility>
@@ -42,6 +43,13 @@ struct PacksFor<double> {
   using Wide = PackD;
   using One = Pack1<double>;
 };
+
+// Asks for the line `bytes` past p, ahead of a stream the hardware's prefetch falls
+// behind on. The address is formed as an integer: past an array's end it stays a hint
+// (a prefetch never faults), not a pointer past the array.
+TP_INLINE void prefetch_ahead(const void* p, int64_t bytes) {
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + uintptr_t(bytes)));
+}
 
 // A heap array for the kernels' work buffers. Any code of it the compiler emits out of
 // line is named in this level's namespace; std::vector's would not be (a copy built
