@@ -21,6 +21,12 @@ TILED = [
     (2, (1, 3, 4, 64), 2), (3, (1, 2, 2, 4, 64), 2),
 ]
 
+# (nd, shape) for 3x3 windows (1x3x3 in 3-d) at stride 1 and 2: the contiguous forward's
+# packs then share input rows (contiguous.h, visit_shared), in pairs of output rows (an
+# odd count leaves one) by pairs of column packs (the last pair overlapping the one
+# before), or row groups; rows wide enough for them at every level and dtype.
+SHARED_ROWS = [(2, (1, 2, 9, 75)), (2, (2, 3, 11, 40)), (2, (1, 1, 12, 138)), (3, (1, 2, 3, 8, 70))]
+
 
 def devices():
     """The CPU, and CUDA where a GPU is present (CUDA tests skip, saying so, when not)."""

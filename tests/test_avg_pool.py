@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import (DTYPES, LAYOUTS, TILED, assert_bits, assert_close, assert_format, assert_same, devices,
+from conftest import (DTYPES, LAYOUTS, SHARED_ROWS, TILED, assert_bits, assert_close, assert_format, assert_same, devices,
                       in_layout, make_input, on_device)
 
 SHAPES = {
@@ -106,6 +106,24 @@ def test_forward_backward_whole_line_pixels(dtype):
         xr = x.detach().double().contiguous().requires_grad_()
         torch_avg(xr, 2, **kw).backward(g.double())
         assert_close(xg.grad, xr.grad.to(dtype), dtype, what + " grad")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd,shape", SHARED_ROWS)
+def test_windows_sharing_rows(nd, shape, dtype):
+    gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), "shared avg")) % 2**31)
+    x = make_input(shape, dtype, generator=gen)
+    exact = dtype in (torch.float32, torch.float64)
+    k = 3 if nd == 2 else (1, 3, 3)
+    for s, pad, ceil, cip in itertools.product([1, 2], [0, 1], [False, True], [True, False]):
+        kw = dict(kernel_size=k, stride=s, padding=pad if nd == 2 else (0, pad, pad), ceil_mode=ceil, count_include_pad=cip)
+        what = f"avg_pool{nd}d{shape} {dtype} {kw}"
+        ref = torch_avg(x if exact else x.float(), nd, **kw).to(dtype)
+        out = getattr(torchpool, f"avg_pool{nd}d")(x, **kw)
+        if exact:
+            assert_same(out, ref, what)
+        else:
+            assert_close(out, ref, dtype, what)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import (DTYPES, LAYOUTS, TILED, assert_bits, assert_close, assert_format, assert_same, devices, in_layout,
+from conftest import (DTYPES, LAYOUTS, SHARED_ROWS, TILED, assert_bits, assert_close, assert_format, assert_same, devices, in_layout,
                       make_input, on_device)
 
 # Shapes that reach every path: long rows (vector packs along W, groups of rows)
@@ -179,6 +179,23 @@ def test_tiled_windows(nd, shape, k, dtype, layout):
     assert_close(grad, routed(g, moved, x.shape).to(dtype), dtype, what + " grad, an index moved")  # may add two
     unpooled = getattr(torchpool, f"max_unpool{nd}d")(out, idx, k, k, output_size=x.shape[2:])
     assert_same(unpooled.double(), routed(out, idx, x.shape, assign=True), what + " unpool")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd,shape", SHARED_ROWS)
+def test_windows_sharing_rows(nd, shape, dtype):
+    gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), "shared max")) % 2**31)
+    x = make_input(shape, dtype, generator=gen)
+    k = 3 if nd == 2 else (1, 3, 3)
+    for s, pad, ceil in itertools.product([1, 2], [0, 1], [False, True]):
+        p = pad if nd == 2 else (0, pad, pad)
+        what = f"max_pool{nd}d{shape} {dtype} k={k} s={s} p={p} ceil={ceil}"
+        ref_out, ref_idx = torch_ref(x, nd, kernel_size=k, stride=s, padding=p, ceil_mode=ceil)
+        pool = getattr(torchpool, f"max_pool{nd}d")
+        assert_same(pool(x, k, s, p, ceil_mode=ceil), ref_out, what)
+        out, idx = pool(x, k, s, p, ceil_mode=ceil, return_indices=True)
+        assert_same(out, ref_out, what + " with indices")
+        assert_same(idx, ref_idx, what + " indices")
 
 
 @pytest.mark.parametrize("device", devices())

@@ -150,8 +150,34 @@ struct RowWindow : PackPlace<P> {
     });
   }
 
+  // Flat 3x3 windows of adjacent rows and columns whose parts' windows lie `shared`
+  // rows apart (1 or 2; 0: not so), as output rows (grid: rows of 2 column packs each).
+  int shared = 0;
+  bool grid = false;
+
+  // Such a window's taps: each input row that two parts' windows hold loaded once (the
+  // loads written alike, the compiler merges them), from fixed offsets.
+  template <int HS, bool Grid, class Fn>
+  TP_INLINE void visit_shared(Fn&& f) const {
+    const S* first = plane + tw.first + taps[0];
+    constexpr int64_t CS = B::N * SK;  // a grid's second column pack
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j)
+        f(make_parts<P, F>([&](int u) {
+            if constexpr (Grid) return load_one(first + (i + (u >> 1) * HS) * win + j + (u & 1) * CS);
+            else return load_one(first + (i + u * HS) * win + j);
+          }),
+          P::iadd(lane_s, tw.first + taps[i * 3 + j]));
+  }
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
+    if constexpr (Flat && P::U > 1 && SK != 0) {
+      if constexpr (P::U == 4) {
+        if (grid) return shared == 1 ? visit_shared<1, true>(f) : visit_shared<2, true>(f);
+      }
+      if (shared == 1) return visit_shared<1, false>(f);
+      if (shared == 2) return visit_shared<2, false>(f);
+    }
     if constexpr (Flat) {
       const S* first = plane + tw.first;
       // Window rows of an even number of adjacent taps (window_taps: tw.count per row, tw.step
@@ -361,6 +387,21 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   // bfloat16 1.07-1.5x, AVX2 float 0.88-1.46x (all of those keep row groups).
   constexpr bool column_level = TORCHPOOL_CPU_LEVEL == 2 && std::is_same_v<S, float> && LaneFree<R<PW>>::value;
   const bool column_window = Bulky<R<PW>>::value || g.dim[0].k * H.k * W.k > 4;
+  // 3x3 windows of adjacent rows and columns at stride 1 or 2: taps at fixed offsets,
+  // shared rows loaded once (RowWindow::visit_shared), in groups of 2 output rows by 2
+  // column packs (`grid`) but where the old layout measured as fast or faster: AVX-512
+  // float32 at stride 2 (column packs, which share no rows) and 16-bit at stride 1 (row
+  // groups of 4). Full size, 2 threads, Zen 4, interleaved A/B against column packs or
+  // row groups without sharing: AVX-512 float32 avg 3x3 s1 0.89-0.91x the time, max
+  // 3x3 s1 0.76x, max 3x3 s2 1.10x (so: column packs); bfloat16 avg 3x3 s1 0.86x (row
+  // groups; grid 0.97x), max 3x3 s2 0.94x; float64 0.74-0.76x; AVX2 float32 and
+  // bfloat16 0.72-0.86x.
+  const int shared = !Bulky<R<PW>>::value && SK != 0 && g.dim[0].k == 1 && H.k == 3 && W.k == 3 && H.d == 1 &&
+                             W.d == 1 && H.s <= 2
+                         ? int(H.s)
+                         : 0;
+  constexpr bool grid_level = PM::U == 4 && LaneFree<R<PW>>::value;
+  const bool grid_shape = shared && !(TORCHPOOL_CPU_LEVEL == 2 && (std::is_same_v<S, float> ? H.s == 2 : sizeof(S) == 2 && H.s == 1));
 
   // A run: the output rows [row, run_end) of one (plane, od) in [begin, end).
   for (int64_t row = begin; row < end;) {
@@ -379,7 +420,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       if (spill) hi = hi_spill;
     }
     if (hi - lo_r < PW::N) lo_r = hi = 0;  // no packs along the row: every column is an edge
-    const bool by_columns = column_level && column_window && hi - lo_r > (PM::U - 1) * PW::N;
+    const bool by_columns = column_level && column_window && hi - lo_r > (PM::U - 1) * PW::N && !(grid_level && grid_shape);
 
     // The interior, in groups of PM::U rows that lie wholly inside the input
     // vertically (they share their taps but for a row offset), else row by row.
@@ -387,7 +428,11 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       const int64_t oh = oh0 + (rr - row);
       const RowTaps rt(tt, od, oh);
       int64_t parts = 1;
-      if (!by_columns && rr + PM::U <= run_end) {
+      const bool grid = grid_level && grid_shape && rr + 2 <= run_end && whole_row(oh) && whole_row(oh + 1) &&
+                        hi - lo_r >= 2 * PW::N;
+      if (grid)
+        parts = 2;
+      else if (!by_columns && rr + PM::U <= run_end) {
         parts = PM::U;
         for (int u = 0; u < PM::U; ++u) parts = whole_row(oh + u) ? parts : 1;
       }
@@ -429,6 +474,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
           auto w = row_window<decltype(tag), S, SK, LaneFree<R<PW>>::value, true>(g, tt, ip, rt, rr, ow, true);
           w.taps = taps.data();
           w.ntaps = ntaps;
+          if (parts > 1) w.shared = shared;
           red.forward(w, out + rr * W.out + ow, idx ? idx + rr * W.out + ow : nullptr);
         };
         if (parts > 1) go(rm, PM{}); else go(rw, PW{});
@@ -437,6 +483,24 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       auto pack = [&](int64_t ow) __attribute__((always_inline)) {
         if constexpr (Bulky<R<PW>>::value) pack_call(ow); else pack_inline(ow);
       };
+      if constexpr (grid_level) {
+        if (grid) {  // the last pair of column packs ends at hi, overlapping the one before
+          for (int64_t c = lo_r;; c += 2 * PW::N) {
+            const int64_t c0 = std::min(c, hi - 2 * PW::N);
+            auto w = row_window<PM, S, SK, true, true>(g, tt, ip, rt, rr, c0, true);
+            for (int u = 0; u < PM::U; ++u)
+              w.in_u[u] = (u >> 1) * H.s * W.in + (u & 1) * PW::N * W.s, w.out_u[u] = (u >> 1) * W.out + (u & 1) * PW::N;
+            w.taps = taps.data();
+            w.ntaps = ntaps;
+            w.shared = shared;
+            w.grid = true;
+            rm.forward(w, out + rr * W.out + c0, nullptr);
+            if (c0 == hi - 2 * PW::N) break;
+          }
+          rr += 2;
+          continue;
+        }
+      }
       if constexpr (column_level) {
         if (by_columns) {
           const int64_t npk = (hi - lo_r + PW::N - 1) / PW::N;
