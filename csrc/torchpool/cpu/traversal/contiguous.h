@@ -98,8 +98,10 @@ struct PackPlace {
 // instead of once per tap; index lanes and lin are then not the lanes' and go unused.
 // Flat (a whole window of the interior): visit walks `taps`, the offsets of the
 // window's elements from its first column in scan order, made once per row group,
-// instead of enumerating the window's rows and taps per pack.
-template <class P, class S, int SK, bool Raw = false, bool Flat = false>
+// instead of enumerating the window's rows and taps per pack. Shared (Flat, a reducer
+// that is not bulky): visit_shared where `shared` says so; a bulky reducer's forward,
+// inlined into those visits too, spilled (stochastic evaluation bfloat16 3.2x the time).
+template <class P, class S, int SK, bool Raw = false, bool Flat = false, bool Shared = false>
 struct RowWindow : PackPlace<P> {
   using B = typename P::Base;
   using F = typename P::F;
@@ -171,7 +173,7 @@ struct RowWindow : PackPlace<P> {
   }
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
-    if constexpr (Flat && P::U > 1 && SK != 0) {
+    if constexpr (Shared && P::U > 1 && SK != 0) {
       if constexpr (P::U == 4) {
         if (grid) return shared == 1 ? visit_shared<1, true>(f) : visit_shared<2, true>(f);
       }
@@ -323,12 +325,12 @@ TP_INLINE bool reads_last_row(const Geometry& g, const RowTaps& rt, int64_t plan
 
 // The window of the pack of outputs starting at column ow of output row `row`
 // (with rows parts: rows row .. row + parts - 1). `whole`: all k width taps valid.
-template <class P, class S, int SK, bool Raw = false, bool Flat = false>
-TP_INLINE RowWindow<P, S, SK, Raw, Flat> row_window(const Geometry& g, const TapTables& tt, const S* plane,
+template <class P, class S, int SK, bool Raw = false, bool Flat = false, bool Shared = false>
+TP_INLINE RowWindow<P, S, SK, Raw, Flat, Shared> row_window(const Geometry& g, const TapTables& tt, const S* plane,
                                                     const RowTaps& rt, int64_t row, int64_t ow, bool whole) {
   using B = typename P::Base;
   const Dim &H = g.dim[1], &W = g.dim[2];
-  RowWindow<P, S, SK, Raw, Flat> w;
+  RowWindow<P, S, SK, Raw, Flat, Shared> w;
   w.plane = plane;
   w.hin = H.in;
   w.win = W.in;
@@ -396,11 +398,12 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   // 3x3 s1 0.76x, max 3x3 s2 1.10x (so: column packs); bfloat16 avg 3x3 s1 0.86x (row
   // groups; grid 0.97x), max 3x3 s2 0.94x; float64 0.74-0.76x; AVX2 float32 and
   // bfloat16 0.72-0.86x.
-  const int shared = !Bulky<R<PW>>::value && SK != 0 && g.dim[0].k == 1 && H.k == 3 && W.k == 3 && H.d == 1 &&
+  constexpr bool shares = !Bulky<R<PW>>::value && SK != 0;
+  const int shared = shares && g.dim[0].k == 1 && H.k == 3 && W.k == 3 && H.d == 1 &&
                              W.d == 1 && H.s <= 2
                          ? int(H.s)
                          : 0;
-  constexpr bool grid_level = PM::U == 4 && LaneFree<R<PW>>::value;
+  constexpr bool grid_level = shares && PM::U == 4 && LaneFree<R<PW>>::value;
   const bool grid_shape = shared && !(TORCHPOOL_CPU_LEVEL == 2 && (std::is_same_v<S, float> ? H.s == 2 : sizeof(S) == 2 && H.s == 1));
 
   // A run: the output rows [row, run_end) of one (plane, od) in [begin, end).
@@ -471,7 +474,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // across the loop (stochastic evaluation: 1.65x the time).
       auto pack_inline = [&](int64_t ow) __attribute__((always_inline)) {
         auto go = [&](const auto& red, auto tag) __attribute__((always_inline)) {
-          auto w = row_window<decltype(tag), S, SK, LaneFree<R<PW>>::value, true>(g, tt, ip, rt, rr, ow, true);
+          auto w = row_window<decltype(tag), S, SK, LaneFree<R<PW>>::value, true, shares>(g, tt, ip, rt, rr, ow, true);
           w.taps = taps.data();
           w.ntaps = ntaps;
           if (parts > 1) w.shared = shared;
@@ -487,7 +490,7 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
         if (grid) {  // the last pair of column packs ends at hi, overlapping the one before
           for (int64_t c = lo_r;; c += 2 * PW::N) {
             const int64_t c0 = std::min(c, hi - 2 * PW::N);
-            auto w = row_window<PM, S, SK, true, true>(g, tt, ip, rt, rr, c0, true);
+            auto w = row_window<PM, S, SK, true, true, true>(g, tt, ip, rt, rr, c0, true);
             for (int u = 0; u < PM::U; ++u)
               w.in_u[u] = (u >> 1) * H.s * W.in + (u & 1) * PW::N * W.s, w.out_u[u] = (u >> 1) * W.out + (u & 1) * PW::N;
             w.taps = taps.data();
