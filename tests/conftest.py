@@ -21,12 +21,15 @@ TILED = [
     (2, (1, 3, 4, 64), 2), (3, (1, 2, 2, 4, 64), 2),
 ]
 
-# (nd, shape) for 3x3 windows (1x3x3 in 3-d) at stride 1 and 2: the contiguous forward's
-# packs then share input rows (contiguous.h, visit_shared), in pairs of output rows (an
-# odd count leaves one) by pairs of column packs (the last pair overlapping the one
-# before), or row groups; rows wide enough for them at every level and dtype.
-SHARED_ROWS = [(2, (1, 2, 9, 75)), (2, (2, 3, 11, 40)), (2, (1, 1, 12, 138)), (3, (1, 2, 3, 8, 70))]
-
+# (nd, shape) for 3x3 windows (1x3x3 in 3-d) at strides of 1 and 2: the contiguous
+# forward's packs then share input rows (contiguous.h, visit_shared): in grids of 2 output
+# rows (an odd count leaves one) by 2 column packs (the last pair overlapping the one
+# before) where a row holds 2 packs, else in row groups (14 columns: under 2 packs at
+# AVX2, 16 lanes; 40: at AVX-512 16-bit, stride 2); at AVX-512 float32 stride 2, column packs.
+SHARED_ROWS = [(2, (1, 2, 9, 75)), (2, (2, 3, 11, 40)), (2, (1, 1, 12, 138)), (2, (1, 2, 10, 14)),
+               (3, (1, 2, 3, 8, 70))]
+# Their strides: the height's and the width's alike, and differing.
+SHARED_STRIDES = [1, 2, (1, 2), (2, 1)]
 
 def devices():
     """The CPU, and CUDA where a GPU is present (CUDA tests skip, saying so, when not)."""

@@ -48,7 +48,8 @@ TP_INLINE void each_part(const V& x, Fn&& f) {
 
 // Where a pack's parts lie: part u `in_u[u]` input elements and `out_u[u]` output
 // elements from part 0 (space_parts: u times in_sub and out_sub, e.g. consecutive
-// output rows or channel packs; or column packs of one row, the last against its end);
+// output rows or channel packs; or column packs of one row, the last against its end;
+// or a grid: output row u >> 1, column pack u & 1, as RowWindow::visit_shared reads it);
 // out_off: the offset of the pack's first output in the output tensors. Loads and
 // stores of outputs (and of grad_output) go through here.
 template <class P>
@@ -98,9 +99,10 @@ struct PackPlace {
 // instead of once per tap; index lanes and lin are then not the lanes' and go unused.
 // Flat (a whole window of the interior): visit walks `taps`, the offsets of the
 // window's elements from its first column in scan order, made once per row group,
-// instead of enumerating the window's rows and taps per pack. Shared (Flat, a reducer
-// that is not bulky): visit_shared where `shared` says so; a bulky reducer's forward,
-// inlined into those visits too, spilled (stochastic evaluation bfloat16 3.2x the time).
+// instead of enumerating the window's rows and taps per pack. Shared (Flat): visit()
+// has visit_shared's branches too; not for a bulky reducer, whose forward, inlined into
+// each branch, then spilled even where no branch is taken (stochastic evaluation 2x2,
+// bfloat16: 3.2x the time).
 template <class P, class S, int SK, bool Raw = false, bool Flat = false, bool Shared = false>
 struct RowWindow : PackPlace<P> {
   using B = typename P::Base;
@@ -152,8 +154,8 @@ struct RowWindow : PackPlace<P> {
     });
   }
 
-  // Flat 3x3 windows of adjacent rows and columns whose parts' windows lie `shared`
-  // rows apart (1 or 2; 0: not so), as output rows (grid: rows of 2 column packs each).
+  // shared: H.s (1 or 2) where every part's window is a whole 3x3 of adjacent taps and
+  // the parts are output rows (grid: 2 output rows by 2 column packs), else 0.
   int shared = 0;
   bool grid = false;
 
@@ -173,7 +175,7 @@ struct RowWindow : PackPlace<P> {
   }
   template <class Fn>
   TP_INLINE void visit(Fn&& f) const {
-    if constexpr (Shared && P::U > 1 && SK != 0) {
+    if constexpr (Shared && P::U > 1) {
       if constexpr (P::U == 4) {
         if (grid) return shared == 1 ? visit_shared<1, true>(f) : visit_shared<2, true>(f);
       }
@@ -383,28 +385,27 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   // Column packs: a row's interior as Multi packs of PM::U column packs (the last ones
   // against the row's end) instead of groups of PM::U rows, where that measured faster:
   // float at AVX-512, a lane-wise reducer (the parts' index lanes and linear indices are
-  // not set), over windows of more than 4 elements or a bulky reducer's. Full size, 2
+  // not set), over windows of more than 4 elements or a bulky reducer's, but for the
+  // 3x3 windows that take the grid (below), measured against it. Full size, 2
   // threads, against row groups: soft 2x2 0.78-0.84x the time, stochastic evaluation
   // 0.86-0.91x, avg 3x3 s1 0.91-0.92x, max 3x3 s2 0.90-0.93x; max and avg 2x2 1.02-1.06x,
   // bfloat16 1.07-1.5x, AVX2 float 0.88-1.46x (all of those keep row groups).
   constexpr bool column_level = TORCHPOOL_CPU_LEVEL == 2 && std::is_same_v<S, float> && LaneFree<R<PW>>::value;
   const bool column_window = Bulky<R<PW>>::value || g.dim[0].k * H.k * W.k > 4;
-  // 3x3 windows of adjacent rows and columns at stride 1 or 2: taps at fixed offsets,
-  // shared rows loaded once (RowWindow::visit_shared), in groups of 2 output rows by 2
-  // column packs (`grid`) but where the old layout measured as fast or faster: AVX-512
-  // float32 at stride 2 (column packs, which share no rows) and 16-bit at stride 1 (row
-  // groups of 4). Full size, 2 threads, Zen 4, interleaved A/B against column packs or
-  // row groups without sharing: AVX-512 float32 avg 3x3 s1 0.89-0.91x the time, max
-  // 3x3 s1 0.76x, max 3x3 s2 1.10x (so: column packs); bfloat16 avg 3x3 s1 0.86x (row
-  // groups; grid 0.97x), max 3x3 s2 0.94x; float64 0.74-0.76x; AVX2 float32 and
-  // bfloat16 0.72-0.86x.
-  constexpr bool shares = !Bulky<R<PW>>::value && SK != 0;
-  const int shared = shares && g.dim[0].k == 1 && H.k == 3 && W.k == 3 && H.d == 1 &&
-                             W.d == 1 && H.s <= 2
-                         ? int(H.s)
-                         : 0;
-  constexpr bool grid_level = shares && PM::U == 4 && LaneFree<R<PW>>::value;
-  const bool grid_shape = shared && !(TORCHPOOL_CPU_LEVEL == 2 && (std::is_same_v<S, float> ? H.s == 2 : sizeof(S) == 2 && H.s == 1));
+  // 3x3 windows of adjacent taps at height stride 1 or 2: the input rows a pack's output
+  // rows share are loaded once (RowWindow::visit_shared), in packs of 2 output rows by 2
+  // column packs (the grid) or row groups; not where another layout measured faster:
+  // AVX-512 float32 at stride 2 keeps column packs (the grid took 1.10x their time) and
+  // AVX-512 16-bit at stride 1 row groups (bfloat16 avg 3x3 s1: 0.86x the time of row
+  // groups without sharing, the grid 0.97x). Elsewhere the grid, full size, 2 threads:
+  // float32 avg 3x3 s1 0.89-0.91x, AVX2 0.72-0.86x, float64 0.74-0.76x.
+  constexpr bool can_share = !Bulky<R<PW>>::value && SK != 0;
+  const bool window3x3 = g.dim[0].k == 1 && H.k == 3 && W.k == 3 && H.d == 1 && W.d == 1 && H.s <= 2;
+  const int shared = can_share && window3x3 ? int(H.s) : 0;
+  constexpr bool grid_level = can_share && PM::U == 4 && LaneFree<R<PW>>::value;
+  constexpr bool avx512_float = TORCHPOOL_CPU_LEVEL == 2 && std::is_same_v<S, float>;
+  constexpr bool avx512_16bit = TORCHPOOL_CPU_LEVEL == 2 && sizeof(S) == 2;
+  const bool grid_shape = shared && !(avx512_float && H.s == 2) && !(avx512_16bit && H.s == 1);
 
   // A run: the output rows [row, run_end) of one (plane, od) in [begin, end).
   for (int64_t row = begin; row < end;) {
@@ -423,10 +424,13 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       if (spill) hi = hi_spill;
     }
     if (hi - lo_r < PW::N) lo_r = hi = 0;  // no packs along the row: every column is an edge
-    const bool by_columns = column_level && column_window && hi - lo_r > (PM::U - 1) * PW::N && !(grid_level && grid_shape);
+    const bool by_columns =
+        column_level && column_window && hi - lo_r > (PM::U - 1) * PW::N && !(grid_level && grid_shape);
 
-    // The interior, in groups of PM::U rows that lie wholly inside the input
-    // vertically (they share their taps but for a row offset), else row by row.
+    // The interior: in grids of 2 rows, in groups of PM::U rows, or row by row in column
+    // packs, where those rows lie wholly inside the input vertically (they share their
+    // taps but for a row offset); else row by row. (With the grid, the rows it leaves take
+    // plain packs: only a run's last row, if odd, lies inside.)
     for (int64_t rr = row; hi > lo_r && rr < run_end;) {
       const int64_t oh = oh0 + (rr - row);
       const RowTaps rt(tt, od, oh);
@@ -474,7 +478,8 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       // across the loop (stochastic evaluation: 1.65x the time).
       auto pack_inline = [&](int64_t ow) __attribute__((always_inline)) {
         auto go = [&](const auto& red, auto tag) __attribute__((always_inline)) {
-          auto w = row_window<decltype(tag), S, SK, LaneFree<R<PW>>::value, true, shares>(g, tt, ip, rt, rr, ow, true);
+          auto w =
+              row_window<decltype(tag), S, SK, LaneFree<R<PW>>::value, true, can_share>(g, tt, ip, rt, rr, ow, true);
           w.taps = taps.data();
           w.ntaps = ntaps;
           if (parts > 1) w.shared = shared;
@@ -486,18 +491,28 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       auto pack = [&](int64_t ow) __attribute__((always_inline)) {
         if constexpr (Bulky<R<PW>>::value) pack_call(ow); else pack_inline(ow);
       };
+      // Multi packs whose parts are column packs (col[u]) of output rows rr + orow[u]:
+      // a lane-wise reducer's, whose index lanes and lin are left as for part 0.
+      auto columns = [&](const int64_t* col, const int* orow) __attribute__((always_inline)) {
+        auto w = row_window<PM, S, SK, true, true, can_share>(g, tt, ip, rt, rr, col[0], true);
+        for (int u = 0; u < PM::U; ++u) {
+          w.in_u[u] = orow[u] * H.s * W.in + (col[u] - col[0]) * W.s;
+          w.out_u[u] = orow[u] * W.out + col[u] - col[0];
+        }
+        w.taps = taps.data();
+        w.ntaps = ntaps;
+        w.shared = grid ? shared : 0;
+        w.grid = grid;
+        rm.forward(w, out + rr * W.out + col[0], nullptr);
+      };
       if constexpr (grid_level) {
         if (grid) {  // the last pair of column packs ends at hi, overlapping the one before
+          static_assert(PM::U == 4, "a grid is 2 rows by 2 column packs");
+          constexpr int orow[4] = {0, 0, 1, 1};
           for (int64_t c = lo_r;; c += 2 * PW::N) {
             const int64_t c0 = std::min(c, hi - 2 * PW::N);
-            auto w = row_window<PM, S, SK, true, true, true>(g, tt, ip, rt, rr, c0, true);
-            for (int u = 0; u < PM::U; ++u)
-              w.in_u[u] = (u >> 1) * H.s * W.in + (u & 1) * PW::N * W.s, w.out_u[u] = (u >> 1) * W.out + (u & 1) * PW::N;
-            w.taps = taps.data();
-            w.ntaps = ntaps;
-            w.shared = shared;
-            w.grid = true;
-            rm.forward(w, out + rr * W.out + c0, nullptr);
+            const int64_t col[4] = {c0, c0 + PW::N, c0, c0 + PW::N};
+            columns(col, orow);
             if (c0 == hi - 2 * PW::N) break;
           }
           rr += 2;
@@ -506,15 +521,12 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
       }
       if constexpr (column_level) {
         if (by_columns) {
+          constexpr int orow[PM::U] = {};
           const int64_t npk = (hi - lo_r + PW::N - 1) / PW::N;
           for (int64_t k = 0; k < npk; k += PM::U) {
             int64_t col[PM::U];  // past the last pack: the last again
             for (int u = 0; u < PM::U; ++u) col[u] = std::min(lo_r + (k + u) * PW::N, hi - PW::N);
-            auto w = row_window<PM, S, SK, true, true>(g, tt, ip, rt, rr, col[0], true);
-            for (int u = 0; u < PM::U; ++u) w.in_u[u] = (col[u] - col[0]) * W.s, w.out_u[u] = col[u] - col[0];
-            w.taps = taps.data();
-            w.ntaps = ntaps;
-            rm.forward(w, out + rr * W.out + col[0], nullptr);
+            columns(col, orow);
           }
           ++rr;
           continue;
