@@ -1,5 +1,6 @@
 """Shared helpers of the parity suite: devices, dtypes, layouts, inputs with NaN,
 +-inf, ties and denormals, and comparisons against torch.nn.functional."""
+import itertools
 import os
 
 import pytest
@@ -28,8 +29,15 @@ TILED = [
 # AVX2, 16 lanes; 40: at AVX-512 16-bit, stride 2); at AVX-512 float32 stride 2, column packs.
 SHARED_ROWS = [(2, (1, 2, 9, 75)), (2, (2, 3, 11, 40)), (2, (1, 1, 12, 138)), (2, (1, 2, 10, 14)),
                (3, (1, 2, 3, 8, 70))]
-# Their strides: the height's and the width's alike, and differing.
-SHARED_STRIDES = [1, 2, (1, 2), (2, 1)]
+
+
+def shared_rows_windows(nd):
+    """The SHARED_ROWS windows: 3x3 (1x3x3), strides of the height and the width alike
+    and differing, padding 0 and 1, with and without ceil_mode."""
+    for s, p, ceil in itertools.product([(1, 1), (2, 2), (1, 2), (2, 1)], [0, 1], [False, True]):
+        lead = () if nd == 2 else (1,)
+        yield dict(kernel_size=lead + (3, 3), stride=lead + s, padding=(0,) * len(lead) + (p, p), ceil_mode=ceil)
+
 
 def devices():
     """The CPU, and CUDA where a GPU is present (CUDA tests skip, saying so, when not)."""

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import (DTYPES, LAYOUTS, SHARED_ROWS, SHARED_STRIDES, TILED, assert_bits, assert_close,
-                      assert_format, assert_same, devices, in_layout, make_input, on_device)
+from conftest import (DTYPES, LAYOUTS, SHARED_ROWS, TILED, assert_bits, assert_close, assert_format,
+                      assert_same, devices, in_layout, make_input, on_device, shared_rows_windows)
 
 SHAPES = {
     1: [(2, 5, 61), (3, 70, 9)],
@@ -114,10 +114,8 @@ def test_windows_sharing_rows(nd, shape, dtype):
     gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), "shared avg")) % 2**31)
     x = make_input(shape, dtype, generator=gen)
     exact = dtype in (torch.float32, torch.float64)
-    k = 3 if nd == 2 else (1, 3, 3)
-    for s, pad, ceil, cip in itertools.product(SHARED_STRIDES, [0, 1], [False, True], [True, False]):
-        s = s if nd == 2 else (1,) + ((s, s) if isinstance(s, int) else s)
-        kw = dict(kernel_size=k, stride=s, padding=pad if nd == 2 else (0, pad, pad), ceil_mode=ceil, count_include_pad=cip)
+    for kw, cip in itertools.product(shared_rows_windows(nd), [True, False]):
+        kw = dict(kw, count_include_pad=cip)
         what = f"avg_pool{nd}d{shape} {dtype} {kw}"
         ref = torch_avg(x if exact else x.float(), nd, **kw).to(dtype)
         out = getattr(torchpool, f"avg_pool{nd}d")(x, **kw)

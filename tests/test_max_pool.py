@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 import torchpool
-from conftest import (DTYPES, LAYOUTS, SHARED_ROWS, SHARED_STRIDES, TILED, assert_bits, assert_close,
-                      assert_format, assert_same, devices, in_layout, make_input, on_device)
+from conftest import (DTYPES, LAYOUTS, SHARED_ROWS, TILED, assert_bits, assert_close, assert_format,
+                      assert_same, devices, in_layout, make_input, on_device, shared_rows_windows)
 
 # Shapes that reach every path: long rows (vector packs along W, groups of rows)
 # with few channels, and many channels (channel packs, unrolled) on small planes.
@@ -186,15 +186,12 @@ def test_tiled_windows(nd, shape, k, dtype, layout):
 def test_windows_sharing_rows(nd, shape, dtype):
     gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), "shared max")) % 2**31)
     x = make_input(shape, dtype, generator=gen)
-    k = 3 if nd == 2 else (1, 3, 3)
-    for s, pad, ceil in itertools.product(SHARED_STRIDES, [0, 1], [False, True]):
-        p = pad if nd == 2 else (0, pad, pad)
-        s = s if nd == 2 else (1,) + ((s, s) if isinstance(s, int) else s)
-        what = f"max_pool{nd}d{shape} {dtype} k={k} s={s} p={p} ceil={ceil}"
-        ref_out, ref_idx = torch_ref(x, nd, kernel_size=k, stride=s, padding=p, ceil_mode=ceil)
-        pool = getattr(torchpool, f"max_pool{nd}d")
-        assert_same(pool(x, k, s, p, ceil_mode=ceil), ref_out, what)
-        out, idx = pool(x, k, s, p, ceil_mode=ceil, return_indices=True)
+    pool = getattr(torchpool, f"max_pool{nd}d")
+    for kw in shared_rows_windows(nd):
+        what = f"max_pool{nd}d{shape} {dtype} {kw}"
+        ref_out, ref_idx = torch_ref(x, nd, **kw)
+        assert_same(pool(x, **kw), ref_out, what)
+        out, idx = pool(x, return_indices=True, **kw)
         assert_same(out, ref_out, what + " with indices")
         assert_same(idx, ref_idx, what + " indices")
 

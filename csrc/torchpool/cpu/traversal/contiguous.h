@@ -329,7 +329,7 @@ TP_INLINE bool reads_last_row(const Geometry& g, const RowTaps& rt, int64_t plan
 // (with rows parts: rows row .. row + parts - 1). `whole`: all k width taps valid.
 template <class P, class S, int SK, bool Raw = false, bool Flat = false, bool Shared = false>
 TP_INLINE RowWindow<P, S, SK, Raw, Flat, Shared> row_window(const Geometry& g, const TapTables& tt, const S* plane,
-                                                    const RowTaps& rt, int64_t row, int64_t ow, bool whole) {
+                                                            const RowTaps& rt, int64_t row, int64_t ow, bool whole) {
   using B = typename P::Base;
   const Dim &H = g.dim[1], &W = g.dim[2];
   RowWindow<P, S, SK, Raw, Flat, Shared> w;
