@@ -50,6 +50,7 @@ def configs():
         ("avg 2x2 s2", 2, "avg", SHAPE_2D, 2, 2, 0),
         ("avg 3x3 s1 p1", 2, "avg", SHAPE_2D, 3, 1, 1),
         ("max 2x2x2 s2", 3, "max", SHAPE_3D, 2, 2, 0),
+        ("max 5x5 s1 p2", 2, "max", SHAPE_2D, 5, 1, 2),  # YOLO's SPPF: the two-pass forward
         ("soft 2x2 s2", 2, "soft", SHAPE_2D, 2, 2, 0),
         ("stochastic train 2x2 s2", 2, "stochastic_train", SHAPE_2D, 2, 2, 0),
         ("stochastic eval 2x2 s2", 2, "stochastic_eval", SHAPE_2D, 2, 2, 0),

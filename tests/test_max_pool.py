@@ -181,19 +181,48 @@ def test_tiled_windows(nd, shape, k, dtype, layout):
     assert_same(unpooled.double(), routed(out, idx, x.shape, assign=True), what + " unpool")
 
 
+def assert_exact(x, nd, kw, what):
+    """Values (with and without indices) and indices exactly as torch's."""
+    pool = getattr(torchpool, f"max_pool{nd}d")
+    ref_out, ref_idx = torch_ref(x, nd, **kw)
+    assert_same(pool(x, **kw), ref_out, what)
+    out, idx = pool(x, return_indices=True, **kw)
+    assert_same(out, ref_out, what + " with indices")
+    assert_same(idx, ref_idx, what + " indices")
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("nd,shape", SHARED_ROWS)
 def test_windows_sharing_rows(nd, shape, dtype):
     gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), "shared max")) % 2**31)
     x = make_input(shape, dtype, generator=gen)
-    pool = getattr(torchpool, f"max_pool{nd}d")
     for kw in shared_rows_windows(nd):
-        what = f"max_pool{nd}d{shape} {dtype} {kw}"
-        ref_out, ref_idx = torch_ref(x, nd, **kw)
-        assert_same(pool(x, **kw), ref_out, what)
-        out, idx = pool(x, return_indices=True, **kw)
-        assert_same(out, ref_out, what + " with indices")
-        assert_same(idx, ref_idx, what + " indices")
+        assert_exact(x, nd, kw, f"max_pool{nd}d{shape} {dtype} {kw}")
+
+
+# Windows the contiguous forward takes in two passes (each window row reduced along the
+# width, then the rows' results down the columns; cpu/traversal/separable.h): large,
+# non-square, dilated, padded, ceil_mode, 3-d, a row narrower than a pack, and 3x3 at
+# height stride 1.
+SEPARABLE = [
+    (2, (2, 3, 19, 45), dict(kernel_size=5, stride=1, padding=2)),
+    (2, (1, 2, 23, 70), dict(kernel_size=(4, 6), stride=(1, 2), padding=(2, 3), ceil_mode=True)),
+    (2, (1, 3, 30, 37), dict(kernel_size=7, stride=2, padding=3, dilation=(2, 1))),
+    (2, (2, 2, 9, 133), dict(kernel_size=3, stride=1, padding=1, ceil_mode=True)),
+    (2, (1, 2, 12, 11), dict(kernel_size=(5, 9), stride=(1, 3), padding=(1, 4))),
+    (3, (1, 2, 7, 10, 40), dict(kernel_size=3, stride=1, padding=1)),
+    (3, (1, 1, 6, 9, 35), dict(kernel_size=(2, 5, 5), stride=(1, 1, 2), padding=(0, 2, 2), dilation=(2, 1, 1))),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd,shape,kw", SEPARABLE, ids=[f"{nd}d-{shape}-{kw}" for nd, shape, kw in SEPARABLE])
+def test_windows_in_two_passes(nd, shape, kw, dtype):
+    """Exact against torch, values and indices: ties keep the first element in scan
+    order and the last NaN wins across the window's rows as within them."""
+    gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), "two passes")) % 2**31)
+    x = make_input(shape, dtype, generator=gen)
+    assert_exact(x, nd, kw, f"max_pool{nd}d{shape} {dtype} {kw}")
 
 
 @pytest.mark.parametrize("device", devices())

@@ -107,6 +107,9 @@ std::vector<Case> cases() {
       {"3d 3x1x3 s(1,2,1) p1", geometry(1, 65, {5, 6, 35}, {3, 1, 3}, {1, 2, 1}, {1, 0, 1}, {1, 1, 1}, false)},
       {"2d tall narrow 3x3 s1 p1", geometry(1, 3, {70, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, false)},
       {"2d tall 3x3 s2 p1 ceil", geometry(1, 2, {75, 40}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, true)},
+      // Max takes these in two passes (separable.h).
+      {"2d 5x4 s(1,2) p2 d(1,2) ceil", geometry(1, 6, {14, 61}, {5, 4}, {1, 2}, {2, 2}, {1, 2}, true)},
+      {"3d 3x3x3 s1 p1", geometry(1, 3, {5, 7, 38}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, false)},
       // Windows that tile the input (the owned-window backward and routing paths).
       {"2d 2x2 s2 tiling", geometry(1, 5, {8, 70}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false)},
       {"3d 2x2x2 tiling", geometry(2, 3, {4, 6, 36}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, false)},

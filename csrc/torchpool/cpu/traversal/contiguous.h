@@ -258,6 +258,19 @@ TP_INLINE void interior(const Dim& W, int64_t& lo, int64_t& hi, bool spill = tru
   if (hi < lo) hi = lo;
 }
 
+// f(SK) with the width stride's SK (1, 2, or 0 for any other): a traversal's entry.
+template <class Fn>
+TP_INLINE decltype(auto) by_width_stride(const Geometry& g, Fn&& f) {
+  switch (g.dim[2].s) {
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    default:
+      return f(std::integral_constant<int, 0>{});
+  }
+}
+
 // The taps and padded count of every output position along each dim, computed once
 // per kernel call rather than once per pixel (they take integer divisions).
 struct TapTables {
@@ -574,16 +587,14 @@ void forward_rows(const KernelArgs& a, int64_t begin, int64_t end) {
   }
 }
 
+// Large windows of a separable reducer: two passes (separable.h).
+template <template <class> class R, class S>
+bool forward_separable(const KernelArgs& a, int64_t begin, int64_t end);
+
 template <template <class> class R, class S>
 void forward_contiguous(const KernelArgs& a, int64_t begin, int64_t end) {
-  switch (a.g.dim[2].s) {
-    case 1:
-      return forward_rows<R, S, 1>(a, begin, end);
-    case 2:
-      return forward_rows<R, S, 2>(a, begin, end);
-    default:
-      return forward_rows<R, S, 0>(a, begin, end);
-  }
+  if (forward_separable<R, S>(a, begin, end)) return;
+  by_width_stride(a.g, [&](auto sk) { forward_rows<R, S, decltype(sk)::value>(a, begin, end); });
 }
 
 // Converts an accumulator of n elements to the storage type (reduced dtypes).
@@ -1146,14 +1157,7 @@ void backward_contiguous_with(const KernelArgs& a, int64_t begin, int64_t end) {
 
 template <template <class> class R, class S>
 void backward_contiguous(const KernelArgs& a, int64_t begin, int64_t end) {
-  switch (a.g.dim[2].s) {
-    case 1:
-      return backward_contiguous_with<R, S, 1>(a, begin, end);
-    case 2:
-      return backward_contiguous_with<R, S, 2>(a, begin, end);
-    default:
-      return backward_contiguous_with<R, S, 0>(a, begin, end);
-  }
+  by_width_stride(a.g, [&](auto sk) { backward_contiguous_with<R, S, decltype(sk)::value>(a, begin, end); });
 }
 
 }  // namespace TORCHPOOL_CPU_CAPABILITY

@@ -5,6 +5,7 @@
 #include "torchpool/cpu/traversal/channels_last.h"
 #include "torchpool/cpu/traversal/contiguous.h"
 #include "torchpool/cpu/traversal/route.h"
+#include "torchpool/cpu/traversal/separable.h"
 
 namespace torchpool {
 namespace cpu {

@@ -159,6 +159,13 @@ struct LaneFree : std::false_type {};
 template <class Red>
 struct LaneFree<Red, std::void_t<decltype(Red::lane_free)>> : std::bool_constant<Red::lane_free> {};
 
+// A reducer whose window reduces as the reduction of its rows' reductions, values and
+// indices alike, declares `separable` (traversal/separable.h).
+template <class Red, class = void>
+struct Separable : std::false_type {};
+template <class Red>
+struct Separable<Red, std::void_t<decltype(Red::separable)>> : std::bool_constant<Red::separable> {};
+
 template <template <class> class R, class S>
 using MultiFor = Unroll<typename PacksFor<S>::Wide, UnrollOf<R<typename PacksFor<S>::Wide>>::value>;
 

@@ -16,6 +16,7 @@ struct MaxReduce {
   using F = typename P::F;
   using I = typename P::I;
   static constexpr bool lane_free = !Indices;  // (vec.h)
+  static constexpr bool separable = true;      // (traversal/separable.h)
   explicit MaxReduce(const KernelArgs&) {}
 
   template <class Win, class S>
