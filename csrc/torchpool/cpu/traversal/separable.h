@@ -150,8 +150,9 @@ bool forward_separable(const KernelArgs& a, int64_t begin, int64_t end) {
   if constexpr (!Separable<R<typename PacksFor<S>::One>>::value) {
     return false;
   } else {
-    return separable_pays(a.g) &&
-           by_width_stride(a.g, [&](auto sk) { return forward_separable_with<R, S, decltype(sk)::value>(a, begin, end); });
+    return separable_pays(a.g) && by_width_stride(a.g, [&](auto sk) {
+             return forward_separable_with<R, S, decltype(sk)::value>(a, begin, end);
+           });
   }
 }
 
