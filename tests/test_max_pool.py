@@ -225,6 +225,27 @@ def test_windows_in_two_passes(nd, shape, kw, dtype):
     assert_exact(x, nd, kw, f"max_pool{nd}d{shape} {dtype} {kw}")
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("nd,shape,kw", [
+    (2, (1, 37, 12, 15), dict(kernel_size=5, stride=1, padding=2)),  # channels-last: blocks of 16 channels and a tail
+    (2, (2, 3, 19, 45), dict(kernel_size=4, stride=2, padding=1)),
+    (3, (1, 20, 5, 6, 9), dict(kernel_size=3, stride=1, padding=1)),
+], ids=["5x5s1", "4x4s2", "3x3x3s1"])
+def test_large_overlapping_windows_backward(nd, shape, kw, dtype, layout):
+    """Windows of more than 9 elements, overlapping: the routing scatters (its checked
+    blocks of indices, channels-last too) rather than gathering per destination."""
+    gen = torch.Generator().manual_seed(hash((nd, shape, str(dtype), layout, "large bwd")) % 2**31)
+    x = in_layout(make_input(shape, dtype, generator=gen), layout).requires_grad_()
+    out, idx = getattr(torchpool, f"max_pool{nd}d")(x, return_indices=True, **kw)
+    ref_out, ref_idx = torch_ref(x.detach(), nd, **kw)
+    what = f"max_pool{nd}d{shape} {dtype} {layout} {kw}"
+    assert_same(idx, ref_idx, what + " indices")
+    g = torch.randn(out.shape, generator=gen).to(dtype)
+    out.backward(g)
+    assert_close(x.grad, routed(g, ref_idx, x.shape), dtype, what + " grad")
+
+
 @pytest.mark.parametrize("device", devices())
 def test_unbatched_and_empty_batch(device):
     x = make_input((4, 9, 10), torch.float32, device=device)

@@ -109,10 +109,11 @@ void route_scatter_into(const KernelArgs& a, int64_t begin, int64_t end) {
       const int64_t* si = idx + (grp * sp_src + prow * Wo) * lanes;
       // In steps of kBlock outputs of a contiguous row (fewer at its end), or of a
       // pixel: unchecked blocks after a check of all their indices at once
-      // (block_in_range), then the checked loop. Channels-last, only where blocks
-      // widen (else not worth it there).
+      // (block_in_range), then the checked loop. Channels-last, where adding (float32
+      // max 5x5 s1 p2 backward, full size, 2 threads: 0.82x the time, 5x5 s2 and 4x4
+      // s2 0.85x, float64 5x5 s1 0.94x; 16-bit, whose blocks widen, took them before).
       const int64_t n = Wo * lanes, span = hi - lo, step = lanes == 1 ? kBlock : lanes;
-      const bool blocks = inside && (lanes == 1 || (Add && !direct));
+      const bool blocks = inside && (lanes == 1 || Add);
       for (int64_t f = 0; f < n; f += step) {
         const int64_t m = std::min(step, n - f);
         int64_t c = 0;
@@ -260,8 +261,8 @@ void route_held(const KernelArgs& a, int64_t begin, int64_t end) {
 // destination receives at most one value, so sums need no order. Work items as
 // route_scatter_into's. Adds to a.matched the sources whose index named a position of
 // their window: if that falls short of all sources, some index lies elsewhere and the
-// caller scatters instead. Where windows overlap, an adding routing is route_held's for
-// 32- and 64-bit storage; 16-bit storage scatters (the caller's route_scatter, summing
+// caller scatters instead. Where windows (of up to 9 elements) overlap, an adding routing
+// is route_held's for 32- and 64-bit storage; 16-bit storage scatters (the caller's route_scatter, summing
 // in float): route_held's index compares per window tap then cost more than its single
 // store saves (bfloat16 max 3x3 s2 p1 backward, full size, 2 threads: 9.7 ms held,
 // 7.9 ms scattered; float32 the other way, 8.3 vs 10.3 ms).
@@ -271,7 +272,12 @@ void route_owned(const KernelArgs& a, int64_t begin, int64_t end) {
   static_assert(sizeof(U) == sizeof(S), "values move as bits");
   constexpr U minus_zero = U(U(1) << (8 * sizeof(U) - 1));
   if (!a.disjoint_windows) {
-    if constexpr (Add && sizeof(S) >= 4) route_held<S>(a, begin, end);
+    // Up to 9 window elements: each destination's compares, one per window holding it,
+    // cost less than the scatter's passes; beyond, more (float32 channels-last max
+    // backward, full size, 2 threads, held against scattered: 3x3 s2 p1 0.85x the time,
+    // 3x3 s1 0.85x, 2x2 s1 0.75x; 4x4 s2 1.08x, 5x5 s2 1.34x, 5x5 s1 1.67x).
+    if constexpr (Add && sizeof(S) >= 4)
+      if (a.g.dim[0].k * a.g.dim[1].k * a.g.dim[2].k <= 9) route_held<S>(a, begin, end);
     return;  // (else a.matched stays short: the caller scatters)
   }
   const Geometry& g = a.g;
