@@ -225,6 +225,23 @@ def test_windows_in_two_passes(nd, shape, kw, dtype):
     assert_exact(x, nd, kw, f"max_pool{nd}d{shape} {dtype} {kw}")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_two_passes_all_minus_inf_windows_and_thread_counts(dtype):
+    """Windows wholly -inf report their first element through the packs of both passes,
+    and work ranges starting mid-plane (any thread count) give the same results."""
+    gen = torch.Generator().manual_seed(23)
+    x = make_input((2, 3, 20, 70), dtype, generator=gen)
+    x[:, :, 4:13, 10:50] = -float("inf")  # wider than a pack, taller than a window
+    threads = torch.get_num_threads()
+    try:
+        for n in [1, 2, 3]:
+            torch.set_num_threads(n)
+            for kw in [dict(kernel_size=5, stride=1, padding=2), dict(kernel_size=(4, 6), stride=(1, 2))]:
+                assert_exact(x, 2, kw, f"{dtype} {kw} threads {n}")
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("nd,shape,kw", [

@@ -30,8 +30,8 @@ void run_backward(KernelFn fn, KernelArgs a, const char* op);
 void run_route(KernelFn windowed, KernelFn any, KernelArgs a, bool add, const char* op);
 
 // The routing core as a gather, each destination written once: where no two windows
-// share an element (route_owned, route_owned_rows), and channels-last where they do
-// for an adding routing of 32- or 64-bit values (route_held). Returns false where there
+// share an element (route_owned, route_owned_rows), and channels-last where windows of
+// up to 9 elements do, for an adding routing of 32- or 64-bit values (route_held). Returns false where there
 // is no such kernel (`fn` null), where the kernel takes no such geometry, or where some
 // index lies outside its window, having written part of a.grad_input: the caller then routes with
 // run_backward or run_route, which write all of it.

@@ -302,6 +302,8 @@ struct RowTaps {
         th(tt.dim[1][oh].taps),
         valid(td.count * th.count),
         padded(tt.dim[0][od].padded * tt.dim[1][oh].padded) {}
+  // The one input row (t, h), as a window of one row (separable.h).
+  RowTaps(int64_t t, int64_t h) : td{t, 1, 1}, th{h, 1, 1}, valid(1), padded(1) {}
 };
 
 // The offsets of a whole window's elements from its first column, in scan order (its

@@ -49,7 +49,8 @@ constexpr KernelSet route_window_kernels() {
 constexpr KernelSet route_backward_kernels() { return route_window_kernels<true>(); }
 
 // The routing core as a gather (run_owned): channels-last route_owned (and route_held
-// where windows overlap, 32- and 64-bit storage), contiguous route_owned_rows.
+// where windows of up to 9 elements overlap, 32- and 64-bit storage), contiguous
+// route_owned_rows.
 template <bool Add>
 constexpr KernelSet route_owned_kernels() {
   return KernelSet{{{&route_owned_rows<float, Add>, &route_owned_rows<double, Add>, &route_owned_rows<half, Add>,

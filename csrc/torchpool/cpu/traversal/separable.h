@@ -5,8 +5,8 @@
 // at every output column (the reducer's own forward over one-row windows), into a
 // few buffered rows of values and indices; pass 2 reduces, for each output row, its
 // window rows' buffered values and indices down the columns, the reducer's forward
-// again with those as the elements. kw operations per buffered row and kh per output
-// instead of kh * kw per output. Exact: torch's rule (v > max or NaN) picks from the
+// again with those as the elements. kw operations per buffered row (about min(kh, H.s)
+// rows per output row) and kd * kh per output, instead of kd * kh * kw. Exact: torch's rule (v > max or NaN) picks from the
 // rows' maxima what it picks from the elements, as both passes take them in scan order:
 // ties keep the earlier row (within it the earlier column), NaN the last.
 // Average pooling stays out: its sums would change order, and it matches torch's bit
@@ -91,9 +91,7 @@ bool forward_separable_with(const KernelArgs& a, int64_t begin, int64_t end) {
   // Pass 1: input row r (t * H.in + h) of the plane at ip, reduced along the width at
   // every output column into slot s.
   auto reduce_row = [&](const S* ip, int64_t r, int64_t s) {
-    RowTaps rt(tt, 0, 0);
-    rt.td = Taps{r / H.in, 1, 1};
-    rt.th = Taps{r % H.in, 1, 1};
+    const RowTaps rt(r / H.in, r % H.in);
     T* v = vbuf.data() + s * W.out;
     int64_t* i = indices ? ibuf.data() + s * W.out : nullptr;
     auto one = [&](int64_t ow) {
